@@ -1,0 +1,47 @@
+# The two commands that matter: `make demo` (the lifecycle on the local AWS) and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help install lint typecheck unit integration test demo bench clean
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)  ## create .venv and install promote with the dev and sandbox extras
+
+lint: $(STAMP)  ## ruff
+	$(BIN)/ruff check promote tests benchmarks
+	$(BIN)/ruff format --check promote tests benchmarks
+
+typecheck: $(STAMP)  ## mypy (strict) on the package
+	$(BIN)/mypy
+
+unit: $(STAMP)  ## unit tests (no network)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)  ## integration tests against the local AWS (moto server)
+	$(BIN)/pytest tests/integration
+
+test: lint typecheck  ## lint, type-check and run every test suite
+	$(BIN)/pytest
+
+demo: $(STAMP)  ## the lifecycle on the local AWS, as a story
+	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+bench: $(STAMP)  ## run the benchmarks; figures in benchmarks/results/*.json
+	$(BIN)/python benchmarks/validate_scale.py
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/summary.py
+
+clean:  ## remove the venv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,420 @@
+"""The one place that talks to AWS (boto3/botocore); everything else asks it in domain words.
+
+- One boto3 session, cached clients, botocore's *standard* retry mode (throttling, 5xx and
+  connection errors are retried with backoff before we give up).
+- The endpoint override (`--endpoint-url`, `AWS_ENDPOINT_URL`) points every client at the local
+  AWS (the moto server of `promote sandbox`) or any other compatible endpoint.
+- An environment with `role_arn` is reached through STS AssumeRole for its EC2 and Auto Scaling
+  calls; the secret, the images and the ledger stay in the tooling account.
+- Failures become `PromoteError`s with a hint and the documented exit code: missing things are 4,
+  AWS refusing or failing after retries is 5.
+
+This module is imported lazily by the CLI, so `promote --version` never loads boto3.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+import botocore.config
+import botocore.exceptions
+
+from promote import __version__
+from promote.config import Config, Environment
+from promote.errors import ExitCode, PromoteError, not_found, remote_error, usage_error
+from promote.fleet import Group, GroupMember, Instance
+from promote.ids import SecretVersion
+from promote.images import Image
+
+MAX_ATTEMPTS = 5
+DESCRIBE_INSTANCES_PAGE = 1000
+FILTER_VALUES_MAX = 200
+ASG_NAMES_MAX = 50
+
+_DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "SignatureDoesNotMatch",
+    "ExpiredToken",
+    "ExpiredTokenException",
+    "AuthFailure",
+}
+_GRANT_HINT = "grant the action to your role; `promote iam-policy` prints what each command needs"
+
+
+def translate(exc: Exception, doing: str, endpoint: str | None = None) -> PromoteError:
+    """Turn a botocore failure while DOING into an operator-facing PromoteError."""
+    where = endpoint or "AWS"
+    if isinstance(exc, PromoteError):
+        return exc
+    if isinstance(
+        exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError
+    ):
+        return remote_error(
+            f"no AWS credentials found while {doing}",
+            "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or use the local "
+            'AWS: eval "$(promote sandbox up)"',
+        )
+    if isinstance(exc, botocore.exceptions.ProfileNotFound):
+        return usage_error(str(exc), "check --profile / AWS_PROFILE against ~/.aws/config")
+    if isinstance(exc, botocore.exceptions.NoRegionError):
+        return usage_error("no AWS region set", "set region in promote.toml or pass --region")
+    if isinstance(
+        exc,
+        botocore.exceptions.EndpointConnectionError
+        | botocore.exceptions.ConnectTimeoutError
+        | botocore.exceptions.ReadTimeoutError
+        | botocore.exceptions.ConnectionClosedError,
+    ):
+        hint = (
+            "is the local AWS running? `promote sandbox up`"
+            if endpoint
+            else "check your network and proxy settings"
+        )
+        return remote_error(
+            f"cannot reach {where} while {doing} (after {MAX_ATTEMPTS} attempts)", hint
+        )
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message", "")).splitlines()[0] if error.get("Message") else ""
+        operation = getattr(exc, "operation_name", "the call")
+        if code in _DENIED:
+            return remote_error(
+                f"AWS denied {operation} while {doing}: {code}: {message}".rstrip(": "),
+                _GRANT_HINT,
+            )
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return remote_error(
+            f"AWS {operation} failed while {doing}: {code} (HTTP {status}): {message}".rstrip(
+                ": "
+            ),
+            f"retried {MAX_ATTEMPTS} times; try again later, or run with -v for details",
+        )
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return remote_error(f"AWS call failed while {doing}: {exc}", "run with -v for details")
+    raise exc
+
+
+def error_code(exc: BaseException | None) -> str | None:
+    """The AWS error code of a ClientError, else None."""
+    if isinstance(exc, botocore.exceptions.ClientError):
+        return str(exc.response.get("Error", {}).get("Code"))
+    return None
+
+
+class Aws:
+    """Clients for the tooling account and for each environment, with one error policy."""
+
+    def __init__(self, config: Config, credentials: tuple[str, str] | None = None) -> None:
+        self.config = config
+        self._credentials = credentials
+        self._session: Any = None
+        self._clients: dict[tuple[str, str, str | None], Any] = {}
+        self._env_sessions: dict[tuple[str, str], Any] = {}
+        self._handlers: list[tuple[str, Callable[..., Any]]] = []
+        self._botocore_config = botocore.config.Config(
+            retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+            connect_timeout=5,
+            read_timeout=60,
+            user_agent_extra=f"promote/{__version__}",
+        )
+
+    @contextmanager
+    def calling(self, doing: str) -> Iterator[None]:
+        """Translate any AWS failure inside the block into a PromoteError."""
+        try:
+            yield
+        except PromoteError:
+            raise
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise translate(exc, doing, self.config.endpoint_url) from exc
+
+    def on(self, event: str, handler: Callable[..., Any]) -> None:
+        """Register a botocore event handler on every client, now and later (tests, benchmarks)."""
+        self._handlers.append((event, handler))
+        for client in self._clients.values():
+            client.meta.events.register(event, handler)
+
+    @property
+    def session(self) -> Any:
+        """The boto3 session of the tooling account."""
+        if self._session is None:
+            with self.calling("loading AWS configuration"):
+                if self._credentials:
+                    key, secret = self._credentials
+                    self._session = boto3.Session(
+                        aws_access_key_id=key,
+                        aws_secret_access_key=secret,
+                        region_name=self.config.region,
+                    )
+                else:
+                    self._session = boto3.Session(
+                        profile_name=self.config.profile, region_name=self.config.region
+                    )
+        return self._session
+
+    def client(self, service: str, env: Environment | None = None) -> Any:
+        """A cached client for SERVICE, in ENV's account and region when it has a role."""
+        region = self.config.env_region(env) if env else self.config.region
+        role = env.role_arn if env else None
+        key = (service, region, role)
+        if key not in self._clients:
+            session = self._role_session(role, region) if role else self.session
+            with self.calling(f"creating the {service} client"):
+                client = session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self.config.endpoint_url,
+                    config=self._botocore_config,
+                )
+            for event, handler in self._handlers:
+                client.meta.events.register(event, handler)
+            self._clients[key] = client
+        return self._clients[key]
+
+    def _role_session(self, role_arn: str, region: str) -> Any:
+        if (role_arn, region) not in self._env_sessions:
+            sts = self.client("sts")
+            with self.calling(f"assuming {role_arn}"):
+                credentials = sts.assume_role(
+                    RoleArn=role_arn,
+                    RoleSessionName=f"promote-{_safe_user()}"[:64],
+                    DurationSeconds=3600,
+                )["Credentials"]
+            self._env_sessions[(role_arn, region)] = boto3.Session(
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+                region_name=region,
+            )
+        return self._env_sessions[(role_arn, region)]
+
+    def caller_identity(self) -> str | None:
+        """The ARN we act as, for the record; None when STS cannot say."""
+        try:
+            arn: str = self.client("sts").get_caller_identity()["Arn"]
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            return None
+        return arn
+
+
+def _safe_user() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return "".join(c for c in user if c.isalnum() or c in "+=,.@-") or "unknown"
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+class AwsFleet:
+    """FleetReader over Auto Scaling and EC2."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.aws = aws
+
+    def groups(self, env: Environment) -> list[Group]:
+        """The environment's ASGs in config order; not found (exit 4) for a missing one."""
+        client = self.aws.client("autoscaling", env)
+        found: dict[str, Group] = {}
+        with self.aws.calling(f"describing the auto scaling groups of {env.name}"):
+            paginator = client.get_paginator("describe_auto_scaling_groups")
+            for names in _chunks(env.autoscaling_groups, ASG_NAMES_MAX):
+                for page in paginator.paginate(AutoScalingGroupNames=names):
+                    for raw in page["AutoScalingGroups"]:
+                        found[raw["AutoScalingGroupName"]] = _group(raw)
+        for name in env.autoscaling_groups:
+            if name not in found:
+                raise not_found(
+                    f"auto scaling group {name} of {env.name} not found in "
+                    f"{self.aws.config.env_region(env)}",
+                    f"check env.{env.name}.autoscaling_groups in {self.aws.config.origin}",
+                )
+        return [found[name] for name in env.autoscaling_groups]
+
+    def instances(self, env: Environment, groups: Sequence[Group]) -> dict[str, Instance]:
+        """EC2's view of the groups' members: one paginated sweep by ASG tag, 1,000 a page."""
+        client = self.aws.client("ec2", env)
+        wanted = {m.instance_id for g in groups for m in g.members}
+        found: dict[str, Instance] = {}
+        if not wanted:
+            return found
+        with self.aws.calling(f"describing the instances of {env.name}"):
+            paginator = client.get_paginator("describe_instances")
+            names = [g.name for g in groups]
+            for chunk in _chunks(names, FILTER_VALUES_MAX):
+                pages = paginator.paginate(
+                    Filters=[{"Name": "tag:aws:autoscaling:groupName", "Values": chunk}],
+                    PaginationConfig={"PageSize": DESCRIBE_INSTANCES_PAGE},
+                )
+                _collect(pages, wanted, found)
+            # Members whose ASG tag EC2 does not show yet (or any more) are looked up by id.
+            missing = sorted(wanted - found.keys())
+            for chunk in _chunks(missing, FILTER_VALUES_MAX):
+                pages = paginator.paginate(
+                    Filters=[{"Name": "instance-id", "Values": chunk}],
+                    PaginationConfig={"PageSize": DESCRIBE_INSTANCES_PAGE},
+                )
+                _collect(pages, wanted, found)
+        return found
+
+
+def _group(raw: dict[str, Any]) -> Group:
+    return Group(
+        name=raw["AutoScalingGroupName"],
+        desired_capacity=int(raw["DesiredCapacity"]),
+        members=tuple(
+            GroupMember(
+                instance_id=m["InstanceId"],
+                lifecycle_state=m["LifecycleState"],
+                health_status=m.get("HealthStatus", "Healthy"),
+            )
+            for m in raw.get("Instances", [])
+        ),
+    )
+
+
+def _collect(pages: Any, wanted: set[str], found: dict[str, Instance]) -> None:
+    for page in pages:
+        for reservation in page["Reservations"]:
+            for raw in reservation["Instances"]:
+                if raw["InstanceId"] in wanted:
+                    found[raw["InstanceId"]] = Instance(
+                        instance_id=raw["InstanceId"],
+                        image_id=raw["ImageId"],
+                        state=raw["State"]["Name"],
+                    )
+
+
+class AwsImages:
+    """ImageReader over EC2 in the tooling account."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.aws = aws
+
+    def image(self, ami: str) -> Image | None:
+        """The image, or None when the region has no such image."""
+        client = self.aws.client("ec2")
+        try:
+            with self.aws.calling(f"describing {ami}"):
+                images = client.describe_images(ImageIds=[ami])["Images"]
+        except PromoteError as exc:
+            if error_code(exc.__cause__) in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
+                return None
+            raise
+        if not images:
+            return None
+        raw = images[0]
+        return Image(
+            image_id=raw["ImageId"],
+            name=raw.get("Name", ""),
+            state=raw.get("State", "unknown"),
+            creation_date=raw.get("CreationDate", ""),
+            tags={t["Key"]: t["Value"] for t in raw.get("Tags", [])},
+        )
+
+
+class AwsSecrets:
+    """SecretReader over Secrets Manager."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.aws = aws
+
+    def current(self, secret_id: str) -> SecretVersion:
+        """The AWSCURRENT version, as stored (string or binary)."""
+        client = self.aws.client("secretsmanager")
+        try:
+            with self.aws.calling(f"reading secret {secret_id}"):
+                raw = client.get_secret_value(SecretId=secret_id, VersionStage="AWSCURRENT")
+        except PromoteError as exc:
+            if error_code(exc.__cause__) == "ResourceNotFoundException":
+                raise not_found(
+                    f"secret {secret_id} not found in {self.aws.config.region}",
+                    "set secret_id in promote.toml, or seed the local AWS: promote sandbox seed",
+                ) from exc
+            raise
+        value = raw["SecretString"] if "SecretString" in raw else bytes(raw["SecretBinary"])
+        return SecretVersion(version_id=raw["VersionId"], value=value)
+
+
+class S3Ledger:
+    """LedgerStore over the evidence bucket."""
+
+    def __init__(self, aws: Aws, bucket: str) -> None:
+        self.aws = aws
+        self.bucket = bucket
+
+    @contextmanager
+    def _calling(self, doing: str) -> Iterator[None]:
+        try:
+            with self.aws.calling(doing):
+                yield
+        except PromoteError as exc:
+            if error_code(exc.__cause__) == "NoSuchBucket":
+                raise not_found(
+                    f"evidence bucket {self.bucket} does not exist",
+                    "set evidence_bucket in promote.toml, or seed the local AWS: "
+                    "promote sandbox seed",
+                ) from exc
+            raise
+
+    def put_new(self, key: str, body: bytes) -> bool:
+        """Create KEY unless it exists (If-None-Match: *); False when it existed."""
+        client = self.aws.client("s3")
+        try:
+            with self._calling(f"writing s3://{self.bucket}/{key}"):
+                client.put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    IfNoneMatch="*",
+                    ContentType="application/json",
+                )
+        except PromoteError as exc:
+            if error_code(exc.__cause__) in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
+
+    def put(self, key: str, body: bytes) -> None:
+        """Create or replace KEY."""
+        client = self.aws.client("s3")
+        with self._calling(f"writing s3://{self.bucket}/{key}"):
+            client.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType="text/plain")
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under PREFIX."""
+        client = self.aws.client("s3")
+        keys: list[str] = []
+        with self._calling(f"listing s3://{self.bucket}/{prefix}"):
+            for page in client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return keys
+
+    def get(self, key: str) -> bytes:
+        """The body of KEY; not found (exit 4) when it does not exist."""
+        client = self.aws.client("s3")
+        try:
+            with self._calling(f"reading s3://{self.bucket}/{key}"):
+                body: bytes = client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except PromoteError as exc:
+            if error_code(exc.__cause__) == "NoSuchKey":
+                raise PromoteError(
+                    f"s3://{self.bucket}/{key} does not exist", "", ExitCode.NOT_FOUND
+                ) from exc
+            raise
+        return body

@@ -1,0 +1,282 @@
+"""The `promote` command line: parse, build the AppContext, call one function, render.
+
+The only module that imports click. Expected failures (PromoteError) are shown as one line and
+a hint, with the documented exit code; -v adds the traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from promote import __version__
+from promote.config import Overrides
+from promote.context import AppContext
+from promote.durations import parse_duration
+from promote.errors import ExitCode, PromoteError
+from promote.output import Output
+
+F = TypeVar("F", bound=Callable[..., Any])
+SANDBOX_CREDENTIALS = ("sandbox", "sandbox")
+
+
+class Duration(click.ParamType):
+    """90s, 15m, 1h30m, or seconds."""
+
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        """Seconds."""
+        if isinstance(value, int | float):
+            return float(value)
+        try:
+            return parse_duration(str(value))
+        except PromoteError as exc:
+            self.fail(f"{exc.message} ({exc.hint})", param, ctx)
+
+
+DURATION = Duration()
+
+
+class PromoteGroup(click.Group):
+    """Turns PromoteError into one line, a hint and the exit code, for every subcommand."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; show expected failures without a traceback."""
+        try:
+            return super().invoke(ctx)
+        except PromoteError as exc:
+            _output(ctx).error(exc)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            _output(ctx).progress("interrupted")
+            ctx.exit(130)
+        except Exception as exc:  # a bug: say so, exit 1
+            _output(ctx).crash(exc)
+            ctx.exit(ExitCode.INTERNAL)
+
+
+def _output(ctx: click.Context) -> Output:
+    app = ctx.find_object(AppContext)
+    return app.output if app else Output()
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(cls=PromoteGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="promote")
+@click.option(
+    "--output", "-o", "fmt", type=click.Choice(["text", "json"]), default="text",
+    help="text for people, json for machines (one document on stdout).",
+)
+@click.option("-v", "--verbose", count=True, help="Show tracebacks and debug logs.")
+@click.option("--config", "config_path", metavar="PATH", help="promote.toml to use.")
+@click.option("--region", help="AWS region of the tooling account.")
+@click.option("--endpoint-url", help="AWS endpoint (the local AWS); else AWS_ENDPOINT_URL.")
+@click.option("--profile", help="AWS profile; else AWS_PROFILE.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    fmt: str,
+    verbose: int,
+    config_path: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    profile: str | None,
+) -> None:
+    """Build, prove and promote Concourse AMIs: untested -> test env -> tested -> production."""
+    if verbose >= 2:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+    ctx.obj = AppContext(
+        overrides=Overrides(config_path, region, endpoint_url, profile),
+        environ=os.environ,
+        cwd=Path.cwd(),
+        output=Output("json" if fmt == "json" else "text", verbose),
+    )
+
+
+@cli.command()
+@click.option("--env", "env_name", required=True, help="Environment to check.")
+@click.option("--ami", help="Expected AMI; default: the env's entry in the ami-ids secret.")
+@click.option("--timeout", type=DURATION, default="15m", show_default=True,
+              help="How long to wait for the env to converge before FAILED.")
+@click.option("--interval", type=DURATION, default="15s", show_default=True,
+              help="Time between polls.")
+@pass_app
+def validate(
+    app: AppContext, env_name: str, ami: str | None, timeout: float, interval: float
+) -> None:
+    """Compare the AMI ids of the running instances of ENV with the expected AMI."""
+    from promote import evidence, fleet, render
+    from promote.images import check_ami_id
+
+    env = app.config.environment(env_name)
+    expected = check_ami_id(ami) if ami else app.expected_ami(env)
+    if interval <= 0:
+        raise click.BadParameter("must be more than 0", param_hint="--interval")
+    previous = evidence.records_for(app.ledger, expected, env.name)  # fails fast: no bucket
+    result = fleet.validate(
+        env, expected, app.fleet, app.clock, timeout, interval, app.output.progress
+    )
+    record = evidence.build_record(result, app.actor(), __version__, app.config.env_region(env))
+    key = evidence.record(app.ledger, result, record, app.clock)
+    app.output.result(
+        "validate",
+        {**record, "evidence_key": key, "previous_records": len(previous)},
+        lambda console: render.validation(console, result, key),
+    )
+    if not result.succeeded:
+        click.get_current_context().exit(ExitCode.CHECK_FAILED)
+
+
+@cli.command()
+@click.option("--ami", required=True, help="AMI to check.")
+@click.option("--env", "env_name", help="Environment; default: test_env from the config.")
+@pass_app
+def gate(app: AppContext, ami: str, env_name: str | None) -> None:
+    """Exit 0 only when AMI has SUCCESS evidence in ENV and is not revoked."""
+    from promote import gate as gate_module
+    from promote import render
+
+    env = app.config.environment(env_name or app.config.test_env)
+    result = gate_module.evaluate(ami, env.name, app.images, app.ledger, app.config.region)
+    app.output.result("gate", result.as_dict(), lambda console: render.gate(console, result))
+    if not result.open:
+        click.get_current_context().exit(ExitCode.CHECK_FAILED)
+
+
+@cli.command()
+@click.option("--env", "env_name", help="Only this environment.")
+@pass_app
+def status(app: AppContext, env_name: str | None) -> None:
+    """What each env is set to, what it runs, its pin and its latest evidence."""
+    from promote import render
+    from promote import status as status_module
+
+    envs = (
+        [app.config.environment(env_name)] if env_name else list(app.config.envs.values())
+    )
+    rows = status_module.status(envs, app.ami_ids(), app.fleet, app.ledger, app.clock.now())
+    for row in rows:
+        if row.pin_overdue and row.pin:
+            app.output.warn(f"the pin on {row.env} expired {row.pin.expires} and still holds")
+    app.output.result(
+        "status",
+        {"secret_id": app.config.secret_id, "envs": [row.as_dict() for row in rows]},
+        lambda console: render.status(console, rows),
+    )
+
+
+@cli.command("config")
+@pass_app
+def show_config(app: AppContext) -> None:
+    """The resolved configuration and where each value came from."""
+    from promote import render
+
+    cfg = app.config
+    app.output.result(
+        "config",
+        {
+            "config_file": str(cfg.path) if cfg.path else None,
+            "config": cfg.as_dict(),
+            "sources": dict(cfg.sources),
+        },
+        lambda console: render.config(console, cfg),
+    )
+
+
+@cli.group()
+def sandbox() -> None:
+    """The local AWS (a moto server) with a seeded Concourse estate."""
+
+
+@sandbox.command("up")
+@click.option("--seed/--no-seed", default=True, show_default=True,
+              help="Seed the estate after starting.")
+@pass_app
+def sandbox_up(app: AppContext, seed: bool) -> None:
+    """Start the local AWS on a free loopback port; print the export lines to eval."""
+    from dataclasses import replace
+
+    from promote import estate, render
+    from promote import sandbox as sandbox_module
+
+    running, started = sandbox_module.up(app.environ)
+    app.output.progress(
+        f"local AWS {'started' if started else 'already running'} at {running.endpoint} "
+        f"(pid {running.pid})"
+    )
+    if seed:
+        from promote.aws import Aws
+
+        local = replace(app.config, endpoint_url=running.endpoint, profile=None)
+        report = estate.seed(Aws(local, credentials=SANDBOX_CREDENTIALS), local, app.clock)
+        app.output.progress(
+            f"seeded: {len(report.created)} created, {len(report.kept)} already there"
+        )
+    lines = running.exports(app.config.region)
+    app.output.result(
+        "sandbox up",
+        {**running.as_dict(), "started": started, "exports": lines},
+        lambda console: render.sandbox(console, lines),
+    )
+
+
+@sandbox.command("seed")
+@click.option("--instances", default=2, show_default=True, type=click.IntRange(0, 500),
+              help="Instances per auto scaling group.")
+@pass_app
+def sandbox_seed(app: AppContext, instances: int) -> None:
+    """Create whatever is missing of the estate in the local AWS (safe to re-run)."""
+    from promote import estate, render
+
+    _require_endpoint(app)
+    report = estate.seed(app.aws, app.config, app.clock, instances)
+    app.output.result("sandbox seed", report.as_dict(), lambda c: render.seed(c, report))
+
+
+@sandbox.command("down")
+@pass_app
+def sandbox_down(app: AppContext) -> None:
+    """Stop the local AWS this machine started (and nothing else)."""
+    from promote import render
+    from promote import sandbox as sandbox_module
+
+    stopped = sandbox_module.down(app.environ)
+    message = (
+        f"stopped the local AWS at {stopped.endpoint} (pid {stopped.pid})"
+        if stopped
+        else "no local AWS was running"
+    )
+    app.output.result(
+        "sandbox down",
+        {"stopped": stopped.as_dict() if stopped else None, "message": message},
+        lambda console: render.mapping(console, {"sandbox": message}),
+    )
+
+
+def _require_endpoint(app: AppContext) -> None:
+    """Seeding writes a whole estate: refuse to do that anywhere but a local endpoint."""
+    from promote.errors import usage_error
+
+    endpoint = app.config.endpoint_url or ""
+    if not endpoint.startswith(("http://127.", "http://localhost", "http://[::1]")):
+        raise usage_error(
+            "sandbox seed only writes to a local AWS endpoint, and none is set",
+            'start one with: eval "$(promote sandbox up)"',
+        )
+
+
+def main() -> None:
+    """Console script entry point."""
+    cli(prog_name="promote")

@@ -1,0 +1,358 @@
+"""Resolved configuration: `promote.toml`, overridden by `PROMOTE_*` env vars, overridden by flags.
+
+The file is found through `--config`, then `PROMOTE_CONFIG`, then `./promote.toml`. With no
+file at all, the built-in defaults below are used (they describe the estate that
+`promote sandbox seed` creates), so the sandbox works out of the box. A file that exists must
+name `test_env` and at least one `[env.NAME]`; every other top-level key has a default.
+Unknown keys, wrong types and missing keys are usage errors (exit 2) naming the file and key.
+
+Region: `--region`, then `PROMOTE_REGION`, then the file, then `AWS_REGION` /
+`AWS_DEFAULT_REGION`, then `eu-west-2`. The AWS endpoint is not a config key: `--endpoint-url`,
+then `AWS_ENDPOINT_URL` (honoured by botocore itself).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from promote.errors import usage_error
+
+Stage = Literal["untested", "tested"]
+
+DEFAULT_REGION = "eu-west-2"
+PINS_KEY = "_pins"
+
+# Top-level scalar keys, their defaults, and the PROMOTE_* variable that overrides each.
+SCALAR_DEFAULTS: dict[str, str] = {
+    "region": DEFAULT_REGION,
+    "secret_id": "/concourse/dataworks/ami-ids",
+    "evidence_bucket": "concourse-ami-evidence",
+    "untested_name": "untested-dw-al2-concourse-ami",
+    "tested_name": "dw-al2-concourse-ami",
+    "test_env": "management-dev",
+    "github_repo": "dwp/aws-concourse",
+}
+REQUIRED_IN_FILE = ("test_env", "env")
+ENV_KEYS_REQUIRED = ("secret_key", "autoscaling_groups", "accepts")
+ENV_KEYS_OPTIONAL = ("role_arn", "region")
+
+BUILTIN_ENVS: dict[str, dict[str, Any]] = {
+    "management-dev": {
+        "secret_key": "concourse_ami_mgmt_dev",
+        "autoscaling_groups": [
+            "concourse-web-management-dev",
+            "concourse-worker-management-dev",
+        ],
+        "accepts": "untested",
+    },
+    "management": {
+        "secret_key": "concourse_ami",
+        "autoscaling_groups": ["concourse-web-management", "concourse-worker-management"],
+        "accepts": "tested",
+    },
+}
+
+_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployment target: the secret key Terraform reads and the ASGs that run Concourse."""
+
+    name: str
+    secret_key: str
+    autoscaling_groups: tuple[str, ...]
+    accepts: Stage
+    role_arn: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved configuration and where each value came from."""
+
+    region: str
+    secret_id: str
+    evidence_bucket: str
+    untested_name: str
+    tested_name: str
+    test_env: str
+    github_repo: str
+    envs: Mapping[str, Environment]
+    endpoint_url: str | None = None
+    profile: str | None = None
+    path: Path | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def environment(self, name: str) -> Environment:
+        """The environment called NAME, or a usage error listing the known ones."""
+        try:
+            return self.envs[name]
+        except KeyError:
+            raise usage_error(
+                f"unknown environment '{name}' in {self.origin}",
+                f"known environments: {', '.join(sorted(self.envs))}",
+            ) from None
+
+    @property
+    def origin(self) -> str:
+        """The file the configuration came from, for messages."""
+        return str(self.path) if self.path else "the built-in defaults"
+
+    def env_region(self, env: Environment) -> str:
+        """The region an environment's instances live in."""
+        return env.region or self.region
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for `promote config` and JSON output."""
+        return {
+            "region": self.region,
+            "secret_id": self.secret_id,
+            "evidence_bucket": self.evidence_bucket,
+            "untested_name": self.untested_name,
+            "tested_name": self.tested_name,
+            "test_env": self.test_env,
+            "github_repo": self.github_repo,
+            "endpoint_url": self.endpoint_url,
+            "profile": self.profile,
+            "env": {
+                name: {
+                    "secret_key": env.secret_key,
+                    "autoscaling_groups": list(env.autoscaling_groups),
+                    "accepts": env.accepts,
+                    "role_arn": env.role_arn,
+                    "region": env.region,
+                }
+                for name, env in self.envs.items()
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Values given on the command line; None means "not given"."""
+
+    config_path: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    profile: str | None = None
+
+
+def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
+    """Find, parse and check the configuration, then apply env vars and flags on top."""
+    path, path_source = _find_file(overrides, environ, cwd)
+    sources: dict[str, str] = {}
+    if path is None:
+        raw: dict[str, Any] = {**SCALAR_DEFAULTS, "env": BUILTIN_ENVS}
+        file_label = "default"
+    else:
+        raw = _read_toml(path)
+        _check_keys(raw, path)
+        file_label = f"file {path}"
+        sources["config_file"] = path_source
+
+    values: dict[str, str] = {}
+    for key, default in SCALAR_DEFAULTS.items():
+        if key in raw:
+            values[key] = _string(raw[key], key, path)
+            sources[key] = file_label
+        else:
+            values[key] = default
+            sources[key] = "default"
+
+    if "region" not in raw or path is None:
+        for var in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+            if environ.get(var):
+                values["region"], sources["region"] = environ[var], f"env {var}"
+                break
+
+    for key in SCALAR_DEFAULTS:
+        var = f"PROMOTE_{key.upper()}"
+        if var in environ:
+            if not environ[var].strip():
+                raise usage_error(f"{var} is set but empty", f"unset {var} or give it a value")
+            values[key], sources[key] = environ[var].strip(), f"env {var}"
+    if overrides.region:
+        values["region"], sources["region"] = overrides.region, "flag --region"
+
+    if not _REGION.match(values["region"]):
+        raise usage_error(
+            f"'{values['region']}' (from {sources['region']}) is not an AWS region name",
+            "use a region such as eu-west-2",
+        )
+
+    envs = _environments(raw["env"], path, file_label, sources)
+    if values["test_env"] not in envs:
+        raise usage_error(
+            f"{path or 'config'}: test_env '{values['test_env']}' is not one of the [env.*] tables",
+            f"known environments: {', '.join(sorted(envs))}",
+        )
+
+    endpoint_url, sources["endpoint_url"] = _endpoint(overrides, environ)
+    profile = overrides.profile or environ.get("AWS_PROFILE") or None
+    sources["profile"] = (
+        "flag --profile" if overrides.profile else ("env AWS_PROFILE" if profile else "default")
+    )
+    return Config(
+        region=values["region"],
+        secret_id=values["secret_id"],
+        evidence_bucket=values["evidence_bucket"],
+        untested_name=values["untested_name"],
+        tested_name=values["tested_name"],
+        test_env=values["test_env"],
+        github_repo=values["github_repo"],
+        envs=envs,
+        endpoint_url=endpoint_url,
+        profile=profile,
+        path=path,
+        sources=sources,
+    )
+
+
+def _find_file(
+    overrides: Overrides, environ: Mapping[str, str], cwd: Path
+) -> tuple[Path | None, str]:
+    if overrides.config_path:
+        candidate, source = Path(overrides.config_path), "flag --config"
+    elif environ.get("PROMOTE_CONFIG"):
+        candidate, source = Path(environ["PROMOTE_CONFIG"]), "env PROMOTE_CONFIG"
+    else:
+        local = cwd / "promote.toml"
+        return (local, "./promote.toml") if local.is_file() else (None, "default")
+    if not candidate.is_file():
+        raise usage_error(
+            f"config file {candidate} (from {source}) does not exist",
+            "point --config or PROMOTE_CONFIG at a promote.toml, or unset it",
+        )
+    return candidate, source
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise usage_error(
+            f"{path}: not valid TOML: {exc}", "fix the syntax at the line and column shown"
+        ) from exc
+    except OSError as exc:
+        raise usage_error(f"{path}: cannot be read: {exc.strerror}") from exc
+
+
+def _check_keys(raw: Mapping[str, Any], path: Path) -> None:
+    known = {*SCALAR_DEFAULTS, "env"}
+    for key in raw:
+        if key not in known:
+            raise usage_error(
+                f"{path}: unknown key '{key}'", f"known keys: {', '.join(sorted(known))}"
+            )
+    for key in REQUIRED_IN_FILE:
+        if key not in raw:
+            what = "[env.NAME] table" if key == "env" else f"key '{key}'"
+            raise usage_error(f"{path}: missing {what}", "see promote.toml in the README")
+
+
+def _string(value: Any, key: str, path: Path | None) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise usage_error(
+            f"{path or 'config'}: '{key}' must be a non-empty string, got {value!r}",
+            f'write it as {key} = "..."',
+        )
+    return value.strip()
+
+
+def _environments(
+    tables: Any, path: Path | None, file_label: str, sources: dict[str, str]
+) -> dict[str, Environment]:
+    where = path or "config"
+    if not isinstance(tables, dict) or not tables:
+        raise usage_error(f"{where}: 'env' must hold at least one [env.NAME] table")
+    envs: dict[str, Environment] = {}
+    secret_keys: dict[str, str] = {}
+    for name, table in tables.items():
+        if not _ENV_NAME.match(name):
+            raise usage_error(f"{where}: env name '{name}' is not a valid name")
+        if not isinstance(table, dict):
+            raise usage_error(f"{where}: 'env.{name}' must be a table")
+        for key in table:
+            if key not in (*ENV_KEYS_REQUIRED, *ENV_KEYS_OPTIONAL):
+                raise usage_error(
+                    f"{where}: unknown key 'env.{name}.{key}'",
+                    f"known keys: {', '.join((*ENV_KEYS_REQUIRED, *ENV_KEYS_OPTIONAL))}",
+                )
+        for key in ENV_KEYS_REQUIRED:
+            if key not in table:
+                raise usage_error(
+                    f"{where}: missing key 'env.{name}.{key}'",
+                    f"every [env.NAME] needs {', '.join(ENV_KEYS_REQUIRED)}",
+                )
+        env = _environment(name, table, where)
+        if env.secret_key in secret_keys:
+            raise usage_error(
+                f"{where}: env.{name}.secret_key '{env.secret_key}' is also used by "
+                f"env.{secret_keys[env.secret_key]}",
+                "each environment needs its own key in the ami-ids secret",
+            )
+        secret_keys[env.secret_key] = name
+        envs[name] = env
+        for key in table:
+            sources[f"env.{name}.{key}"] = file_label
+    return envs
+
+
+def _environment(name: str, table: Mapping[str, Any], where: Path | str) -> Environment:
+    secret_key = _string(table["secret_key"], f"env.{name}.secret_key", None)
+    if secret_key == PINS_KEY:
+        raise usage_error(f"{where}: env.{name}.secret_key '{PINS_KEY}' is reserved for pins")
+    groups = table["autoscaling_groups"]
+    if not isinstance(groups, list) or not all(isinstance(g, str) and g.strip() for g in groups):
+        raise usage_error(
+            f"{where}: 'env.{name}.autoscaling_groups' must be a list of ASG names, "
+            f"got {groups!r}",
+            'write it as autoscaling_groups = ["web-asg", "worker-asg"]',
+        )
+    if not groups:
+        raise usage_error(
+            f"{where}: env.{name} has no autoscaling_groups",
+            "list the web and worker ASGs of this environment",
+        )
+    if len(set(groups)) != len(groups):
+        raise usage_error(f"{where}: env.{name}.autoscaling_groups lists an ASG twice")
+    accepts = table["accepts"]
+    if accepts not in ("untested", "tested"):
+        raise usage_error(
+            f"{where}: 'env.{name}.accepts' must be \"untested\" or \"tested\", got {accepts!r}",
+            "test environments accept untested images; production accepts tested ones",
+        )
+    role_arn = table.get("role_arn")
+    if role_arn is not None and (not isinstance(role_arn, str) or not _ROLE_ARN.match(role_arn)):
+        raise usage_error(
+            f"{where}: 'env.{name}.role_arn' is not an IAM role ARN: {role_arn!r}",
+            'write it as role_arn = "arn:aws:iam::123456789012:role/NAME"',
+        )
+    region = table.get("region")
+    if region is not None and (not isinstance(region, str) or not _REGION.match(region)):
+        raise usage_error(f"{where}: 'env.{name}.region' is not an AWS region: {region!r}")
+    return Environment(
+        name=name,
+        secret_key=secret_key,
+        autoscaling_groups=tuple(g.strip() for g in groups),
+        accepts=accepts,
+        role_arn=role_arn,
+        region=region,
+    )
+
+
+def _endpoint(overrides: Overrides, environ: Mapping[str, str]) -> tuple[str | None, str]:
+    if overrides.endpoint_url:
+        return overrides.endpoint_url, "flag --endpoint-url"
+    if environ.get("AWS_ENDPOINT_URL"):
+        return environ["AWS_ENDPOINT_URL"], "env AWS_ENDPOINT_URL"
+    return None, "default (AWS)"

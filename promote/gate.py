@@ -1,0 +1,79 @@
+"""The gate: open only for an AMI with SUCCESS evidence in an environment, and not revoked.
+
+A tested image inherits its source image's evidence: SUCCESS for its `promote:source-image`
+counts as SUCCESS for the copy. The gate opens on any SUCCESS record; when a newer FAILED record
+exists as well it still opens, and says so, because the SUCCESS proved the image can run there
+and the later failure may be about the environment (a scale-in, a replacement in progress).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from promote.evidence import EvidenceRef, LedgerStore, load, records_for
+from promote.images import Image, ImageReader, require_image
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Whether the gate is open for AMI in ENV, and the evidence behind the answer."""
+
+    ami: str
+    env: str
+    open: bool
+    reason: str
+    image: Image
+    evidence_key: str | None = None
+    evidence: dict[str, Any] | None = None
+    newer_failures: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "ami": self.ami,
+            "env": self.env,
+            "open": self.open,
+            "reason": self.reason,
+            "image": self.image.as_dict(),
+            "evidence_key": self.evidence_key,
+            "evidence": self.evidence,
+            "newer_failures": self.newer_failures,
+        }
+
+
+def evaluate(
+    ami: str, env: str, images: ImageReader, store: LedgerStore, region: str
+) -> GateResult:
+    """Open the gate for AMI in ENV only with SUCCESS evidence and no revocation."""
+    image = require_image(images, ami, region)
+    if image.revoked:
+        return GateResult(ami, env, False, f"{ami} is revoked: {image.revoked}", image)
+    candidates = [ami] + ([image.source_image] if image.source_image else [])
+    refs: list[EvidenceRef] = []
+    for candidate in candidates:
+        refs.extend(records_for(store, candidate, env))
+    refs.sort(key=lambda r: r.stamp, reverse=True)
+    successes = [r for r in refs if r.result == "SUCCESS"]
+    if not successes:
+        if refs:
+            reason = (
+                f"only FAILED evidence for {ami} in {env} ({len(refs)} record(s), "
+                f"latest {refs[0].key})"
+            )
+        else:
+            reason = f"no evidence for {ami} in {env}"
+        return GateResult(ami, env, False, reason, image)
+    chosen = successes[0]
+    newer_failures = [r.key for r in refs if r.result == "FAILED" and r.stamp > chosen.stamp]
+    via = f" (via its source image {chosen.ami})" if chosen.ami != ami else ""
+    return GateResult(
+        ami,
+        env,
+        True,
+        f"SUCCESS evidence for {ami} in {env}{via}",
+        image,
+        evidence_key=chosen.key,
+        evidence=load(store, chosen),
+        newer_failures=newer_failures,
+    )

@@ -1,0 +1,86 @@
+"""Where things are written: the result on stdout (text or one JSON document), the rest on stderr.
+
+rich is imported only when text is rendered, so `promote --version` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+from promote.errors import PromoteError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+SCHEMA = "promote/v1"
+Format = Literal["text", "json"]
+
+
+class Output:
+    """Renders results, progress, warnings and errors for one invocation."""
+
+    def __init__(
+        self,
+        fmt: Format = "text",
+        verbose: int = 0,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+    ) -> None:
+        self.format = fmt
+        self.verbose = verbose
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+
+    def console(self) -> Console:
+        """A rich console on stdout, for text results."""
+        from rich.console import Console
+
+        width = None if self.stdout.isatty() else 160
+        return Console(file=self.stdout, highlight=False, width=width)
+
+    def result(
+        self, command: str, data: dict[str, Any], text: Callable[[Console], None]
+    ) -> None:
+        """Write the command's result: one JSON document, or text for people."""
+        if self.format == "json":
+            document = {"schema": SCHEMA, "command": command, **data}
+            self.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+        else:
+            text(self.console())
+        self.stdout.flush()
+
+    def progress(self, line: str) -> None:
+        """A progress line on stderr."""
+        self.stderr.write(line + "\n")
+        self.stderr.flush()
+
+    def warn(self, message: str) -> None:
+        """A warning on stderr."""
+        self.progress(f"warning: {message}")
+
+    def error(self, error: PromoteError) -> None:
+        """An expected failure: one line, a hint, no traceback unless -v."""
+        if self.verbose and error.__cause__ is not None:
+            traceback.print_exception(error.__cause__, file=self.stderr)
+        self.stderr.write(f"error: {error.message}\n")
+        if error.hint:
+            self.stderr.write(f"hint: {error.hint}\n")
+        if self.format == "json":
+            document = {
+                "schema": SCHEMA,
+                "error": {"message": error.message, "hint": error.hint, "exit_code": error.exit_code},
+            }
+            self.stdout.write(json.dumps(document, indent=2) + "\n")
+        self.stderr.flush()
+
+    def crash(self, exc: BaseException) -> None:
+        """An unexpected failure (a bug): one line, and the traceback under -v."""
+        if self.verbose:
+            traceback.print_exception(exc, file=self.stderr)
+        self.stderr.write(f"error: internal error: {type(exc).__name__}: {exc}\n")
+        self.stderr.write("hint: run again with -v for the traceback, and report it\n")
+        self.stderr.flush()

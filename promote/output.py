@@ -47,7 +47,7 @@ class Output:
     ) -> None:
         """Write the command's result: one JSON document, or text for people."""
         if self.format == "json":
-            document = {"schema": SCHEMA, "command": command, **data}
+            document = {**data, "schema": SCHEMA, "command": command}
             self.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
         else:
             text(self.console())

@@ -1,0 +1,5 @@
+"""`python -m promote`."""
+
+from promote.cli import main
+
+main()

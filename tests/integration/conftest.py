@@ -1,0 +1,144 @@
+"""One moto server per test session; each test gets a freshly reset and seeded estate."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from promote import estate, sandbox
+from promote.aws import Aws
+from promote.cli import cli
+from promote.clock import SystemClock
+from promote.config import Config, Overrides, load
+
+REGION = "eu-west-2"
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sandbox.Sandbox]:
+    """The local AWS, started once (via `promote.sandbox`, as the CLI does)."""
+    environ = {**os.environ, "PROMOTE_SANDBOX_DIR": str(tmp_path_factory.mktemp("sandbox"))}
+    server, _ = sandbox.up(environ)
+    yield server
+    sandbox.down(environ)
+
+
+@dataclass
+class Estate:
+    """A seeded local AWS and the ways a test talks to it."""
+
+    server: sandbox.Sandbox
+    config: Config
+    env: dict[str, str]
+    tmp: Path
+    report: estate.SeedReport
+    aws: Aws
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def untested(self) -> str:
+        """The image management-dev runs."""
+        return self.report.groups["concourse-web-management-dev"]["image_id"]
+
+    @property
+    def tested(self) -> str:
+        """The image management runs."""
+        return self.report.groups["concourse-web-management"]["image_id"]
+
+    def client(self, service: str) -> Any:
+        """A raw client on the local AWS, for arranging a scene."""
+        return self.aws.client(service)
+
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        """Run promote in-process through click's CliRunner."""
+        return CliRunner().invoke(cli, list(args), env={**self.env, **(env or {})})
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run promote as a subprocess, as an operator would."""
+        return subprocess.run(
+            [sys.executable, "-m", "promote", *args],
+            env={**os.environ, **self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.tmp,
+            check=False,
+        )
+
+    def ledger_keys(self) -> list[str]:
+        """Every object in the evidence bucket."""
+        s3 = self.client("s3")
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=self.config.evidence_bucket)
+        return sorted(o["Key"] for p in pages for o in p.get("Contents", []))
+
+    def ledger_object(self, key: str) -> bytes:
+        """The body of one ledger object."""
+        body: bytes = self.client("s3").get_object(
+            Bucket=self.config.evidence_bucket, Key=key
+        )["Body"].read()
+        return body
+
+    def secret(self) -> tuple[str, dict[str, Any]]:
+        """The current secret version id and document."""
+        raw = self.client("secretsmanager").get_secret_value(SecretId=self.config.secret_id)
+        return raw["VersionId"], json.loads(raw["SecretString"])
+
+    def group(self, name: str) -> dict[str, Any]:
+        """One ASG as Auto Scaling describes it."""
+        groups = self.client("autoscaling").describe_auto_scaling_groups(
+            AutoScalingGroupNames=[name]
+        )["AutoScalingGroups"]
+        found: dict[str, Any] = groups[0]
+        return found
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a bad input must leave unchanged: ledger, secret version, images."""
+        images = self.client("ec2").describe_images(Owners=["self"])["Images"]
+        return {
+            "ledger": {k: self.ledger_object(k) for k in self.ledger_keys()},
+            "secret": self.secret()[0],
+            "images": sorted((i["ImageId"], json.dumps(i.get("Tags", []))) for i in images),
+        }
+
+
+def reset(server: sandbox.Sandbox) -> None:
+    """Wipe the local AWS (the base image comes back on the next call)."""
+    request = urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - local endpoint
+        pass
+
+
+@pytest.fixture
+def aws_env(moto_server: sandbox.Sandbox, tmp_path: Path) -> dict[str, str]:
+    """Environment variables that point promote at the local AWS and nothing else."""
+    return {
+        "AWS_ENDPOINT_URL": moto_server.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "PROMOTE_CONFIG": "",
+        "PROMOTE_SANDBOX_DIR": str(tmp_path / "sandbox-state"),
+    }
+
+
+@pytest.fixture
+def seeded(moto_server: sandbox.Sandbox, aws_env: dict[str, str], tmp_path: Path) -> Estate:
+    """A fresh estate: management-dev on the untested image, management on the tested one."""
+    reset(moto_server)
+    config = load(Overrides(endpoint_url=moto_server.endpoint), {}, tmp_path)
+    aws = Aws(config, credentials=("testing", "testing"))
+    report = estate.seed(aws, config, SystemClock())
+    return Estate(moto_server, config, aws_env, tmp_path, report, aws)

@@ -108,7 +108,9 @@ class Estate:
         images = self.client("ec2").describe_images(Owners=["self"])["Images"]
         return {
             "ledger": {k: self.ledger_object(k) for k in self.ledger_keys()},
-            "secret": self.secret()[0],
+            "secret": self.client("secretsmanager").get_secret_value(
+                SecretId=self.config.secret_id
+            )["VersionId"],
             "images": sorted((i["ImageId"], json.dumps(i.get("Tags", []))) for i in images),
         }
 

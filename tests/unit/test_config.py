@@ -1,0 +1,211 @@
+"""promote.toml lookup, overrides, and every way a config can be wrong (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promote.config import Overrides, load
+from promote.errors import PromoteError
+
+GOOD = """
+region = "eu-west-1"
+secret_id = "/concourse/x/ami-ids"
+evidence_bucket = "x-evidence"
+untested_name = "untested-x"
+tested_name = "x"
+test_env = "dev"
+github_repo = "acme/concourse"
+
+[env.dev]
+secret_key = "ami_dev"
+autoscaling_groups = ["web-dev", "worker-dev"]
+accepts = "untested"
+
+[env.prod]
+secret_key = "ami_prod"
+autoscaling_groups = ["web-prod", "worker-prod"]
+accepts = "tested"
+role_arn = "arn:aws:iam::222222222222:role/concourse-ami-promoter"
+region = "eu-west-2"
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "promote.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> PromoteError:
+    path = write(tmp_path, text)
+    with pytest.raises(PromoteError) as caught:
+        load(Overrides(config_path=str(path)), {}, tmp_path)
+    assert caught.value.exit_code == 2
+    assert str(path) in caught.value.message
+    return caught.value
+
+
+def test_a_full_file_is_read_with_every_env(tmp_path: Path) -> None:
+    config = load(Overrides(config_path=str(write(tmp_path, GOOD))), {}, tmp_path)
+
+    assert config.region == "eu-west-1"
+    assert config.test_env == "dev"
+    prod = config.environment("prod")
+    assert prod.autoscaling_groups == ("web-prod", "worker-prod")
+    assert prod.role_arn == "arn:aws:iam::222222222222:role/concourse-ami-promoter"
+    assert config.env_region(prod) == "eu-west-2"
+    assert config.sources["region"].startswith("file ")
+    assert config.sources["config_file"] == "flag --config"
+
+
+def test_lookup_prefers_the_flag_then_promote_config_then_the_local_file(tmp_path: Path) -> None:
+    local = write(tmp_path, GOOD.replace("eu-west-1", "eu-central-1"))
+    other = write(tmp_path, GOOD.replace("eu-west-1", "us-east-2"), "other.toml")
+    flag = write(tmp_path, GOOD.replace("eu-west-1", "ap-south-1"), "flag.toml")
+    environ = {"PROMOTE_CONFIG": str(other)}
+
+    assert load(Overrides(config_path=str(flag)), environ, tmp_path).region == "ap-south-1"
+    assert load(Overrides(), environ, tmp_path).region == "us-east-2"
+    assert load(Overrides(), {}, tmp_path).path == local
+
+
+def test_without_any_file_the_built_in_estate_is_used(tmp_path: Path) -> None:
+    config = load(Overrides(), {}, tmp_path)
+
+    assert config.path is None
+    assert set(config.envs) == {"management-dev", "management"}
+    assert config.environment("management").accepts == "tested"
+    assert config.sources["secret_id"] == "default"
+
+
+def test_env_vars_override_the_file_and_flags_override_env_vars(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    environ = {"PROMOTE_REGION": "us-west-2", "PROMOTE_EVIDENCE_BUCKET": "other-bucket"}
+
+    from_env = load(Overrides(config_path=str(path)), environ, tmp_path)
+    from_flag = load(Overrides(config_path=str(path), region="ca-central-1"), environ, tmp_path)
+
+    assert from_env.region == "us-west-2"
+    assert from_env.sources["region"] == "env PROMOTE_REGION"
+    assert from_env.evidence_bucket == "other-bucket"
+    assert from_flag.region == "ca-central-1"
+    assert from_flag.sources["region"] == "flag --region"
+
+
+def test_aws_region_applies_only_when_the_file_names_none(tmp_path: Path) -> None:
+    without_region = write(tmp_path, GOOD.replace('region = "eu-west-1"\n', "", 1))
+
+    config = load(Overrides(config_path=str(without_region)), {"AWS_REGION": "sa-east-1"}, tmp_path)
+
+    assert config.region == "sa-east-1"
+    assert config.sources["region"] == "env AWS_REGION"
+
+
+def test_the_endpoint_comes_from_the_flag_or_aws_endpoint_url(tmp_path: Path) -> None:
+    environ = {"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}
+
+    assert load(Overrides(), environ, tmp_path).endpoint_url == "http://127.0.0.1:5000"
+    flagged = load(Overrides(endpoint_url="http://127.0.0.1:6000"), environ, tmp_path)
+    assert flagged.endpoint_url == "http://127.0.0.1:6000"
+
+
+def test_an_unknown_top_level_key_is_named(tmp_path: Path) -> None:
+    error = error_of(tmp_path, 'colour = "blue"\n' + GOOD)
+    assert "unknown key 'colour'" in error.message
+
+
+def test_an_unknown_env_key_is_named(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path, GOOD.replace('accepts = "untested"', 'accepts = "untested"\nasg = 1')
+    )
+    assert "unknown key 'env.dev.asg'" in error.message
+
+
+def test_a_missing_env_key_is_named(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace('secret_key = "ami_dev"\n', ""))
+    assert "missing key 'env.dev.secret_key'" in error.message
+
+
+def test_a_missing_test_env_is_named(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace('test_env = "dev"\n', ""))
+    assert "missing key 'test_env'" in error.message
+
+
+def test_a_wrong_type_is_named(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace('region = "eu-west-1"', "region = 3"))
+    assert "'region' must be a non-empty string, got 3" in error.message
+
+
+def test_an_env_with_no_asgs_is_refused(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        GOOD.replace('autoscaling_groups = ["web-dev", "worker-dev"]', "autoscaling_groups = []"),
+    )
+    assert "env.dev has no autoscaling_groups" in error.message
+
+
+def test_asgs_given_as_a_string_are_refused(tmp_path: Path) -> None:
+    error = error_of(
+        tmp_path,
+        GOOD.replace(
+            'autoscaling_groups = ["web-dev", "worker-dev"]', 'autoscaling_groups = "web-dev"'
+        ),
+    )
+    assert "'env.dev.autoscaling_groups' must be a list of ASG names" in error.message
+
+
+def test_accepts_must_be_untested_or_tested(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace('accepts = "tested"', 'accepts = "prod"'))
+    assert '\'env.prod.accepts\' must be "untested" or "tested"' in error.message
+
+
+def test_a_role_that_is_not_an_arn_is_refused(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace("arn:aws:iam::222222222222:role/", "role/"))
+    assert "'env.prod.role_arn' is not an IAM role ARN" in error.message
+
+
+def test_two_envs_sharing_a_secret_key_are_refused(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace('secret_key = "ami_prod"', 'secret_key = "ami_dev"'))
+    assert "'ami_dev' is also used by env.dev" in error.message
+
+
+def test_test_env_must_be_one_of_the_envs(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace('test_env = "dev"', 'test_env = "staging"'))
+    assert "test_env 'staging' is not one of the [env.*] tables" in error.message
+
+
+def test_invalid_toml_says_where(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD + "[env.broken\n")
+    assert "not valid TOML" in error.message
+    assert "line" in error.message
+
+
+def test_a_config_path_that_does_not_exist_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PromoteError) as caught:
+        load(Overrides(), {"PROMOTE_CONFIG": str(tmp_path / "nope.toml")}, tmp_path)
+    assert caught.value.exit_code == 2
+    assert "(from env PROMOTE_CONFIG) does not exist" in caught.value.message
+
+
+def test_an_unknown_env_lists_the_known_ones(tmp_path: Path) -> None:
+    config = load(Overrides(config_path=str(write(tmp_path, GOOD))), {}, tmp_path)
+    with pytest.raises(PromoteError) as caught:
+        config.environment("staging")
+    assert caught.value.exit_code == 2
+    assert caught.value.message == f"unknown environment 'staging' in {tmp_path / 'promote.toml'}"
+    assert caught.value.hint == "known environments: dev, prod"
+
+
+def test_an_empty_override_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PromoteError) as caught:
+        load(Overrides(), {"PROMOTE_SECRET_ID": " "}, tmp_path)
+    assert caught.value.exit_code == 2
+    assert caught.value.message == "PROMOTE_SECRET_ID is set but empty"
+
+
+def test_a_region_that_is_not_a_region_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(PromoteError) as caught:
+        load(Overrides(region="london"), {}, tmp_path)
+    assert "'london' (from flag --region) is not an AWS region name" in caught.value.message

@@ -44,7 +44,8 @@ def test_access_denied_names_the_operation_and_how_to_fix_it(aws: Aws) -> None:
         stub.add_client_error(
             "get_secret_value",
             "AccessDeniedException",
-            "User: arn:aws:iam::1:user/bob is not authorized to perform: secretsmanager:GetSecretValue",
+            "User: arn:aws:iam::1:user/bob is not authorized to perform: "
+            "secretsmanager:GetSecretValue",
             403,
         )
         with pytest.raises(PromoteError) as caught:

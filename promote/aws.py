@@ -15,6 +15,7 @@ This module is imported lazily by the CLI, so `promote --version` never loads bo
 from __future__ import annotations
 
 import getpass
+import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +30,7 @@ from promote.errors import ExitCode, PromoteError, not_found, remote_error, usag
 from promote.fleet import Group, GroupMember, Instance
 from promote.ids import SecretVersion
 from promote.images import Image
+from promote.rollout import MARKER_TAG, TemplateRef, marker_value
 
 MAX_ATTEMPTS = 5
 DESCRIBE_INSTANCES_PAGE = 1000
@@ -416,3 +418,120 @@ class S3Ledger:
                 ) from exc
             raise
         return body
+
+
+class AwsFleetControl:
+    """FleetControl over Auto Scaling and EC2 launch templates (for `promote rollout`)."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.aws = aws
+
+    def _group(self, env: Environment, group: str) -> dict[str, Any]:
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"describing {group}"):
+            groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+        if not groups["AutoScalingGroups"]:
+            raise not_found(f"auto scaling group {group} of {env.name} not found")
+        found: dict[str, Any] = groups["AutoScalingGroups"][0]
+        return found
+
+    def launch_template(self, env: Environment, group: str) -> TemplateRef | None:
+        """The template the group launches from; None for a launch configuration."""
+        raw = self._group(env, group)
+        spec = raw.get("LaunchTemplate") or (
+            raw.get("MixedInstancesPolicy", {})
+            .get("LaunchTemplate", {})
+            .get("LaunchTemplateSpecification")
+        )
+        if not spec:
+            return None
+        version_spec = str(spec.get("Version") or "$Default")
+        client = self.aws.client("ec2", env)
+        with self.aws.calling(f"reading the launch template of {group}"):
+            versions = client.describe_launch_template_versions(
+                LaunchTemplateId=spec["LaunchTemplateId"], Versions=[version_spec]
+            )["LaunchTemplateVersions"]
+        version = versions[0]
+        return TemplateRef(
+            template_id=spec["LaunchTemplateId"],
+            name=version.get("LaunchTemplateName", spec.get("LaunchTemplateName", "")),
+            version_spec=version_spec,
+            version=int(version["VersionNumber"]),
+            image_id=version.get("LaunchTemplateData", {}).get("ImageId"),
+        )
+
+    def use_image(self, env: Environment, group: str, template: TemplateRef, ami: str) -> int:
+        """A new template version with only ImageId changed, and the group pointed at it."""
+        ec2 = self.aws.client("ec2", env)
+        with self.aws.calling(f"updating launch template {template.name}"):
+            created = ec2.create_launch_template_version(
+                LaunchTemplateId=template.template_id,
+                SourceVersion=str(template.version),
+                VersionDescription=f"promote rollout: ImageId {ami}",
+                LaunchTemplateData={"ImageId": ami},
+            )
+            version = int(created["LaunchTemplateVersion"]["VersionNumber"])
+            if template.version_spec == "$Default":
+                ec2.modify_launch_template(
+                    LaunchTemplateId=template.template_id, DefaultVersion=str(version)
+                )
+            elif template.version_spec != "$Latest":
+                self.aws.client("autoscaling", env).update_auto_scaling_group(
+                    AutoScalingGroupName=group,
+                    LaunchTemplate={
+                        "LaunchTemplateId": template.template_id,
+                        "Version": str(version),
+                    },
+                )
+        return version
+
+    def capacity(self, env: Environment, group: str) -> tuple[int, int]:
+        """(desired, max) of the group."""
+        raw = self._group(env, group)
+        return int(raw["DesiredCapacity"]), int(raw["MaxSize"])
+
+    def set_capacity(self, env: Environment, group: str, desired: int, max_size: int) -> None:
+        """Set desired capacity and MaxSize."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"setting the capacity of {group}"):
+            client.update_auto_scaling_group(
+                AutoScalingGroupName=group, DesiredCapacity=desired, MaxSize=max_size
+            )
+
+    def terminate(self, env: Environment, instance_id: str) -> None:
+        """Terminate a member and decrement the desired capacity."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"terminating {instance_id}"):
+            client.terminate_instance_in_auto_scaling_group(
+                InstanceId=instance_id, ShouldDecrementDesiredCapacity=True
+            )
+
+    def marker(self, env: Environment, group: str) -> dict[str, Any] | None:
+        """The rollout marker tag on the group, if any."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"reading the tags of {group}"):
+            tags = client.describe_tags(
+                Filters=[
+                    {"Name": "auto-scaling-group", "Values": [group]},
+                    {"Name": "key", "Values": [MARKER_TAG]},
+                ]
+            )["Tags"]
+        if not tags:
+            return None
+        try:
+            value: dict[str, Any] = json.loads(tags[0]["Value"])
+        except ValueError:
+            return None
+        return value
+
+    def set_marker(self, env: Environment, group: str, marker: dict[str, Any] | None) -> None:
+        """Write (or with None, remove) the rollout marker tag."""
+        client = self.aws.client("autoscaling", env)
+        tag = {"ResourceId": group, "ResourceType": "auto-scaling-group", "Key": MARKER_TAG}
+        with self.aws.calling(f"tagging {group}"):
+            if marker is None:
+                client.delete_tags(Tags=[tag])
+            else:
+                client.create_or_update_tags(
+                    Tags=[{**tag, "Value": marker_value(marker), "PropagateAtLaunch": False}]
+                )

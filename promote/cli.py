@@ -152,6 +152,121 @@ def validate(
 
 
 @cli.command()
+@click.option("--env", "env_name", required=True, help="Environment to roll.")
+@click.option("--ami", help="AMI to roll to; default: the env's entry in the ami-ids secret.")
+@click.option(
+    "--timeout", type=DURATION, default="30m", show_default=True, help="Bound on the whole rollout."
+)
+@click.option(
+    "--interval",
+    type=DURATION,
+    default="5s",
+    show_default=True,
+    help="Time between polls while waiting.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@click.option(
+    "--no-launch-template",
+    "keep_template",
+    is_flag=True,
+    help="Leave the launch template alone (Terraform points it at the AMI).",
+)
+@click.option(
+    "--replace-all",
+    is_flag=True,
+    help="Replace every instance, also those on the AMI (periodic worker refresh).",
+)
+@click.option("--resume", is_flag=True, help="Take over a crashed rollout's marker.")
+@click.option("--no-validate", is_flag=True, help="Skip the validate that ends the rollout.")
+@pass_app
+def rollout(
+    app: AppContext,
+    env_name: str,
+    ami: str | None,
+    timeout: float,
+    interval: float,
+    dry_run: bool,
+    keep_template: bool,
+    replace_all: bool,
+    resume: bool,
+    no_validate: bool,
+) -> None:
+    """Replace the instances of ENV not on the expected AMI, keeping capacity."""
+    from promote import evidence, fleet, render
+    from promote import rollout as rollout_module
+    from promote.images import check_ami_id
+    from promote.imds import this_instance_id
+
+    env = app.config.environment(env_name)
+    expected = check_ami_id(ami) if ami else app.expected_ami(env)
+    this_instance = this_instance_id(app.environ)
+    plan = rollout_module.plan(
+        env,
+        expected,
+        app.fleet,
+        app.fleet_control,
+        replace_all=replace_all,
+        update_template=not keep_template,
+        this_instance=this_instance,
+    )
+    rollout_module.check_plan(env, plan, not keep_template)
+    for protected in plan.protected:
+        app.output.warn(f"{protected} runs this command: it is kept, never terminated")
+    if dry_run:
+        app.output.result(
+            "rollout",
+            {"dry_run": True, "plan": plan.as_dict()},
+            lambda console: render.rollout_plan(console, plan),
+        )
+        return
+    render.progress_plan(app.output.progress, plan)
+    executor = rollout_module.Executor(
+        env,
+        app.fleet,
+        app.fleet_control,
+        app.clock,
+        app.output.progress,
+        timeout=timeout,
+        interval=interval,
+        resume=resume,
+        actor=_actor_name(app),
+    )
+    log = executor.run(plan)
+    data: dict[str, Any] = {
+        "dry_run": False,
+        "plan": plan.as_dict(),
+        "steps": log.steps,
+        "terminated": log.terminated,
+        "launched": log.launched,
+    }
+    result = None
+    if not no_validate:
+        result = fleet.validate(
+            env, expected, app.fleet, app.clock, min(timeout, 300), interval, app.output.progress
+        )
+        record = evidence.build_record(result, app.actor(), __version__, app.config.env_region(env))
+        data["validation"] = {
+            "result": result.result,
+            "reasons": list(result.reasons),
+            "evidence_key": evidence.record(app.ledger, result, record, app.clock),
+        }
+    app.output.result(
+        "rollout", data, lambda console: render.rollout_done(console, plan, log, result)
+    )
+    if result is not None and not result.succeeded:
+        click.get_current_context().exit(ExitCode.CHECK_FAILED)
+
+
+def _actor_name(app: AppContext) -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return app.environ.get("USER", "unknown")
+
+
+@cli.command()
 @click.option("--ami", required=True, help="AMI to check.")
 @click.option("--env", "env_name", help="Environment; default: test_env from the config.")
 @pass_app

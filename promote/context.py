@@ -18,7 +18,7 @@ from promote.errors import not_found
 from promote.output import Output
 
 if TYPE_CHECKING:
-    from promote.aws import Aws, AwsFleet, AwsImages, AwsSecrets, S3Ledger
+    from promote.aws import Aws, AwsFleet, AwsFleetControl, AwsImages, AwsSecrets, S3Ledger
     from promote.ids import AmiIds
 
 
@@ -57,6 +57,13 @@ class AppContext:
         from promote.aws import AwsFleet
 
         return AwsFleet(self.aws)
+
+    @cached_property
+    def fleet_control(self) -> AwsFleetControl:
+        """Changes ASGs and launch templates."""
+        from promote.aws import AwsFleetControl
+
+        return AwsFleetControl(self.aws)
 
     @cached_property
     def images(self) -> AwsImages:

@@ -14,7 +14,10 @@ from promote.gate import GateResult
 from promote.status import EnvStatus
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from promote.estate import SeedReport
+    from promote.rollout import RolloutLog, RolloutPlan
 
 
 def validation(console: Console, result: Validation, evidence_key: str) -> None:
@@ -132,3 +135,49 @@ def mapping(console: Console, data: Mapping[str, Any]) -> None:
     """A plain key: value listing."""
     for key, value in data.items():
         console.print(f"{key}: {value}", markup=False)
+
+
+def _plan_lines(plan: RolloutPlan) -> list[str]:
+    lines = [f"rollout plan for {plan.env} -> {plan.expected_ami}: replace {plan.replacements}"]
+    for group in plan.groups:
+        template = (
+            f"launch template {group.template.name} -> new version"
+            if group.update_template and group.template
+            else "launch template unchanged"
+        )
+        lines.append(
+            f"  {group.group}: desired {group.desired}, replace {len(group.replace)}, "
+            f"keep {len(group.keep)}, {template}"
+        )
+        lines.extend(f"    replace {i}" for i in group.replace)
+    return lines
+
+
+def rollout_plan(console: Console, plan: RolloutPlan) -> None:
+    """The plan, for --dry-run."""
+    for line in _plan_lines(plan):
+        console.print(line, markup=False)
+    console.print("dry run: nothing changed")
+
+
+def progress_plan(progress: Callable[[str], None], plan: RolloutPlan) -> None:
+    """The plan, on stderr, before it is carried out."""
+    for line in _plan_lines(plan):
+        progress(line)
+
+
+def rollout_done(
+    console: Console, plan: RolloutPlan, log: RolloutLog, result: Validation | None
+) -> None:
+    """What the rollout did and how the env validated afterwards."""
+    console.print(
+        f"rolled {plan.env} to {plan.expected_ami}: {len(log.terminated)} replaced, "
+        f"{len(log.launched)} launched"
+    )
+    for step in log.steps:
+        console.print(f"  {step}", markup=False)
+    if result is not None:
+        style = "bold green" if result.succeeded else "bold red"
+        console.print(f"validate: [{style}]{result.result}[/]")
+        for reason in result.reasons:
+            console.print(f"  - {reason}")

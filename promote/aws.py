@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.parsers
 
 from promote import __version__
 from promote.config import Config, Environment
@@ -98,8 +99,11 @@ def translate(exc: Exception, doing: str, endpoint: str | None = None) -> Promot
             f"AWS {operation} failed while {doing}: {code} (HTTP {status}): {message}".rstrip(": "),
             f"retried {MAX_ATTEMPTS} times; try again later, or run with -v for details",
         )
-    if isinstance(exc, botocore.exceptions.BotoCoreError):
-        return remote_error(f"AWS call failed while {doing}: {exc}", "run with -v for details")
+    if isinstance(exc, botocore.exceptions.BotoCoreError | botocore.parsers.ResponseParserError):
+        first_line = str(exc).splitlines()[0]
+        return remote_error(
+            f"AWS call failed while {doing}: {first_line}", "run with -v for details"
+        )
     raise exc
 
 
@@ -134,7 +138,11 @@ class Aws:
             yield
         except PromoteError:
             raise
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+        except (
+            botocore.exceptions.BotoCoreError,
+            botocore.exceptions.ClientError,
+            botocore.parsers.ResponseParserError,
+        ) as exc:
             raise translate(exc, doing, self.config.endpoint_url) from exc
 
     def on(self, event: str, handler: Callable[..., Any]) -> None:
@@ -464,11 +472,18 @@ class AwsFleetControl:
         """A new template version with only ImageId changed, and the group pointed at it."""
         ec2 = self.aws.client("ec2", env)
         with self.aws.calling(f"updating launch template {template.name}"):
+            # AWS merges SourceVersion's data under what we pass; the local AWS does not, so
+            # the source's data is passed too. UserData is left to SourceVersion: echoing it
+            # back breaks the local AWS, and on AWS it is inherited unchanged.
+            source = ec2.describe_launch_template_versions(
+                LaunchTemplateId=template.template_id, Versions=[str(template.version)]
+            )["LaunchTemplateVersions"][0].get("LaunchTemplateData", {})
+            data = {k: v for k, v in source.items() if k != "UserData"}
             created = ec2.create_launch_template_version(
                 LaunchTemplateId=template.template_id,
                 SourceVersion=str(template.version),
                 VersionDescription=f"promote rollout: ImageId {ami}",
-                LaunchTemplateData={"ImageId": ami},
+                LaunchTemplateData={**data, "ImageId": ami},
             )
             version = int(created["LaunchTemplateVersion"]["VersionNumber"])
             if template.version_spec == "$Default":

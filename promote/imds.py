@@ -10,11 +10,14 @@ IMDS = "http://169.254.169.254/latest"
 
 
 def this_instance_id(environ: Mapping[str, str], timeout: float = 0.3) -> str | None:
-    """The instance id from IMDSv2, or None off EC2 (or when AWS_EC2_METADATA_DISABLED=true)."""
-    if environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
-        return None
+    """The instance id from IMDSv2, or None off EC2 (or when AWS_EC2_METADATA_DISABLED=true).
+
+    PROMOTE_THIS_INSTANCE_ID names it explicitly (a CI runner that knows better, and tests).
+    """
     if environ.get("PROMOTE_THIS_INSTANCE_ID"):
         return environ["PROMOTE_THIS_INSTANCE_ID"]
+    if environ.get("AWS_EC2_METADATA_DISABLED", "").lower() == "true":
+        return None
     try:
         token_request = urllib.request.Request(
             f"{IMDS}/api/token",

@@ -88,6 +88,7 @@ class GroupPlan:
     keep: tuple[str, ...]
     template: TemplateRef | None
     update_template: bool
+    protected: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
@@ -164,9 +165,11 @@ def plan(
     for group in snapshot.groups:
         members = [i for i in snapshot.instances if i.group == group.name]
         replace = [i.instance_id for i in members if replace_all or not _on(i, expected_ami)]
+        kept_here = []
         if this_instance in replace:
             replace.remove(this_instance)
-            protected.append(this_instance)
+            kept_here.append(this_instance)
+        protected.extend(kept_here)
         keep = [i.instance_id for i in members if i.instance_id not in replace]
         template = control.launch_template(env, group.name)
         _, max_size = control.capacity(env, group.name)
@@ -181,6 +184,7 @@ def plan(
                 update_template=update_template
                 and template is not None
                 and template.image_id != expected_ami,
+                protected=tuple(kept_here),
             )
         )
     return RolloutPlan(env.name, expected_ami, tuple(groups), tuple(protected))
@@ -278,10 +282,11 @@ class Executor:
         surge = desired + len(old)
         self.control.set_capacity(self.env, group.group, surge, max(max_size, surge))
         self._step(f"{group.group}: scaled out to {surge} to replace {len(old)}")
+        # The protected instance (the one running this command) keeps a slot of its own.
         new = self._wait(
             group.group,
             lambda members: sum(1 for m in members if m.instance_id not in old and _on(m, ami)),
-            desired,
+            desired - len(group.protected),
             deadline,
             f"new instances on {ami}",
         )

@@ -1,0 +1,262 @@
+"""`promote rollout` on the local AWS: capacity kept, interruptions recovered, refusals clean."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from promote.aws import AwsFleet, AwsFleetControl
+from promote.clock import SystemClock
+from promote.rollout import Executor, plan
+from tests.integration.conftest import Estate
+
+WEB, WORKER = "concourse-web-management-dev", "concourse-worker-management-dev"
+NO_IMDS = {"AWS_EC2_METADATA_DISABLED": "true"}
+
+
+@contextmanager
+def capacity_sampler(seeded: Estate, groups: list[str]) -> Iterator[list[dict[str, int]]]:
+    """Sample InService counts of GROUPS from another thread for as long as the block runs."""
+    samples: list[dict[str, int]] = []
+    stop = threading.Event()
+    client = seeded.aws.client("autoscaling")
+
+    def sample() -> None:
+        while not stop.is_set():
+            described = client.describe_auto_scaling_groups(AutoScalingGroupNames=groups)
+            samples.append(
+                {
+                    g["AutoScalingGroupName"]: sum(
+                        1 for i in g["Instances"] if i["LifecycleState"] == "InService"
+                    )
+                    for g in described["AutoScalingGroups"]
+                }
+            )
+            stop.wait(0.02)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join()
+
+
+def images_of(seeded: Estate, group: str) -> set[str]:
+    ids = [i["InstanceId"] for i in seeded.group(group)["Instances"]]
+    reservations = seeded.client("ec2").describe_instances(InstanceIds=ids)["Reservations"]
+    return {i["ImageId"] for r in reservations for i in r["Instances"]}
+
+
+def test_rollout_replaces_every_old_instance_without_dropping_capacity(seeded: Estate) -> None:
+    with capacity_sampler(seeded, [WEB, WORKER]) as samples:
+        result = seeded.cli(
+            "rollout",
+            "--env",
+            "management-dev",
+            "--ami",
+            seeded.tested,
+            "--interval",
+            "0.2s",
+            "--timeout",
+            "60s",
+            env=NO_IMDS,
+        )
+
+    assert result.exit_code == 0, result.output
+    assert "validate: SUCCESS" in result.stdout
+    assert images_of(seeded, WEB) == images_of(seeded, WORKER) == {seeded.tested}
+    assert seeded.group(WEB)["DesiredCapacity"] == seeded.group(WORKER)["DesiredCapacity"] == 2
+    assert len(samples) > 5
+    assert min(s[WEB] for s in samples) >= 2
+    assert min(s[WORKER] for s in samples) >= 2
+    template = seeded.client("ec2").describe_launch_template_versions(
+        LaunchTemplateName=WEB, Versions=["$Latest"]
+    )["LaunchTemplateVersions"][0]
+    assert template["LaunchTemplateData"]["ImageId"] == seeded.tested
+    assert template["LaunchTemplateData"]["InstanceType"] == "t3.medium"  # only ImageId changed
+
+
+def test_a_dry_run_prints_the_plan_and_changes_nothing(seeded: Estate) -> None:
+    before = {g: seeded.group(g) for g in (WEB, WORKER)}
+
+    result = seeded.cli(
+        "rollout", "--env", "management-dev", "--ami", seeded.tested, "--dry-run", env=NO_IMDS
+    )
+
+    assert result.exit_code == 0
+    assert "replace 4" in result.stdout and "dry run: nothing changed" in result.stdout
+    assert {g: seeded.group(g) for g in (WEB, WORKER)} == before
+
+
+def test_rerunning_a_finished_rollout_replaces_nothing(seeded: Estate) -> None:
+    result = seeded.cli(
+        "rollout", "--env", "management-dev", "--interval", "0.2s", "--timeout", "60s", env=NO_IMDS
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "rolled management-dev" in result.stdout and "0 replaced" in result.stdout
+
+
+def test_replace_all_refreshes_instances_already_on_the_ami(seeded: Estate) -> None:
+    before = {i["InstanceId"] for i in seeded.group(WORKER)["Instances"]}
+
+    result = seeded.cli(
+        "rollout",
+        "--env",
+        "management-dev",
+        "--replace-all",
+        "--interval",
+        "0.2s",
+        "--timeout",
+        "60s",
+        env=NO_IMDS,
+    )
+
+    assert result.exit_code == 0, result.output
+    after = {i["InstanceId"] for i in seeded.group(WORKER)["Instances"]}
+    assert len(after) == 2 and not (before & after)
+
+
+def test_the_instance_running_the_rollout_is_never_terminated(seeded: Estate) -> None:
+    me = seeded.group(WORKER)["Instances"][0]["InstanceId"]
+
+    result = seeded.cli(
+        "rollout",
+        "--env",
+        "management-dev",
+        "--ami",
+        seeded.tested,
+        "--interval",
+        "0.2s",
+        "--no-validate",
+        env={"PROMOTE_THIS_INSTANCE_ID": me},
+    )
+
+    assert result.exit_code == 0, result.output
+    assert f"warning: {me} runs this command: it is kept, never terminated" in result.stderr
+    assert me in {i["InstanceId"] for i in seeded.group(WORKER)["Instances"]}
+
+
+def interrupt_on_terminate(seeded: Estate, after: int) -> Any:
+    calls = {"n": 0}
+
+    def handler(**_: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] > after:
+            raise KeyboardInterrupt
+
+    seeded.aws.on("before-call.autoscaling.TerminateInstanceInAutoScalingGroup", handler)
+    return calls
+
+
+def test_an_interrupted_rollout_restores_capacity_and_a_rerun_finishes(seeded: Estate) -> None:
+    env = seeded.config.environment("management-dev")
+    interrupt_on_terminate(seeded, after=1)
+    fleet, control = AwsFleet(seeded.aws), AwsFleetControl(seeded.aws)
+    rollout = plan(env, seeded.tested, fleet, control)
+
+    with pytest.raises(KeyboardInterrupt):
+        Executor(env, fleet, control, SystemClock(), lambda _: None, interval=0.2).run(rollout)
+
+    web = seeded.group(WEB)
+    assert web["DesiredCapacity"] == 2 and web["MaxSize"] == 4
+    assert control.marker(env, WEB) is None
+    result = seeded.cli(
+        "rollout",
+        "--env",
+        "management-dev",
+        "--ami",
+        seeded.tested,
+        "--interval",
+        "0.2s",
+        env=NO_IMDS,
+    )
+    assert result.exit_code == 0, result.output
+    assert images_of(seeded, WEB) == images_of(seeded, WORKER) == {seeded.tested}
+
+
+def test_a_crashed_rollout_blocks_a_second_one_until_resumed(seeded: Estate) -> None:
+    env = seeded.config.environment("management-dev")
+    control = AwsFleetControl(seeded.aws)
+    # What kill -9 after scale-out leaves behind: the marker and the surge capacity.
+    control.set_marker(
+        env,
+        WEB,
+        {
+            "ami": seeded.tested,
+            "desired": 2,
+            "max_size": 4,
+            "by": "bob",
+            "started_at": "2026-11-23T12:00:00+00:00",
+            "expires_at": "2999-01-01T00:00:00+00:00",
+        },
+    )
+    control.set_capacity(env, WEB, 4, 4)
+    before = seeded.snapshot()
+
+    refused = seeded.cli(
+        "rollout",
+        "--env",
+        "management-dev",
+        "--ami",
+        seeded.tested,
+        "--interval",
+        "0.2s",
+        env=NO_IMDS,
+    )
+
+    assert refused.exit_code == 6
+    assert f"error: another rollout of {WEB} is running" in refused.stderr
+    assert "by bob" in refused.stderr and "--resume" in refused.stderr
+    assert seeded.snapshot() == before
+    resumed = seeded.cli(
+        "rollout",
+        "--env",
+        "management-dev",
+        "--ami",
+        seeded.tested,
+        "--interval",
+        "0.2s",
+        "--resume",
+        env=NO_IMDS,
+    )
+    assert resumed.exit_code == 0, resumed.output
+    assert seeded.group(WEB)["DesiredCapacity"] == 2
+    assert control.marker(env, WEB) is None
+
+
+def test_a_group_without_a_launch_template_is_refused_before_any_change(seeded: Estate) -> None:
+    autoscaling = seeded.client("autoscaling")
+    autoscaling.create_launch_configuration(
+        LaunchConfigurationName="legacy", ImageId=seeded.untested, InstanceType="t3.micro"
+    )
+    subnets = seeded.group(WEB)["VPCZoneIdentifier"]
+    autoscaling.create_auto_scaling_group(
+        AutoScalingGroupName="legacy-web",
+        LaunchConfigurationName="legacy",
+        MinSize=0,
+        MaxSize=4,
+        DesiredCapacity=2,
+        VPCZoneIdentifier=subnets,
+    )
+    config = seeded.tmp / "promote.toml"
+    config.write_text(
+        'test_env = "legacy"\n[env.legacy]\nsecret_key = "legacy_ami"\n'
+        'autoscaling_groups = ["legacy-web"]\naccepts = "untested"\n'
+    )
+    before = seeded.group("legacy-web")
+
+    result = seeded.cli(
+        "--config", str(config), "rollout", "--env", "legacy", "--ami", seeded.tested, env=NO_IMDS
+    )
+
+    assert result.exit_code == 2
+    assert "error: legacy-web launches from a launch configuration" in result.stderr
+    assert "--no-launch-template" in result.stderr
+    assert seeded.group("legacy-web") == before

@@ -134,6 +134,8 @@ def test_the_instance_running_the_rollout_is_never_terminated(seeded: Estate) ->
         seeded.tested,
         "--interval",
         "0.2s",
+        "--timeout",
+        "60s",
         "--no-validate",
         env={"PROMOTE_THIS_INSTANCE_ID": me},
     )
@@ -175,6 +177,8 @@ def test_an_interrupted_rollout_restores_capacity_and_a_rerun_finishes(seeded: E
         seeded.tested,
         "--interval",
         "0.2s",
+        "--timeout",
+        "60s",
         env=NO_IMDS,
     )
     assert result.exit_code == 0, result.output
@@ -208,6 +212,8 @@ def test_a_crashed_rollout_blocks_a_second_one_until_resumed(seeded: Estate) -> 
         seeded.tested,
         "--interval",
         "0.2s",
+        "--timeout",
+        "60s",
         env=NO_IMDS,
     )
 
@@ -223,6 +229,8 @@ def test_a_crashed_rollout_blocks_a_second_one_until_resumed(seeded: Estate) -> 
         seeded.tested,
         "--interval",
         "0.2s",
+        "--timeout",
+        "60s",
         "--resume",
         env=NO_IMDS,
     )

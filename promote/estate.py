@@ -145,7 +145,7 @@ def _network(ec2: Any, report: SeedReport) -> list[str]:
     for index, zone in enumerate(zones):
         subnet = ec2.create_subnet(
             VpcId=vpc_id,
-            CidrBlock=f"10.42.{index}.0/24",
+            CidrBlock=f"10.42.{index * 16}.0/20",
             AvailabilityZone=zone,
             TagSpecifications=[
                 {

@@ -396,6 +396,134 @@ def sandbox_down(app: AppContext) -> None:
     )
 
 
+@cli.command()
+@click.option(
+    "--ami", required=True, help="The AMI to release (tested, or untested with --prerelease)."
+)
+@click.option("--repo", help="owner/name on GitHub; default: github_repo from the config.")
+@click.option(
+    "--git-repo",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    show_default=True,
+    help="Local git repository: the changelog, and the local backend.",
+)
+@click.option("--prerelease", is_flag=True, help="Mark the release a prerelease.")
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Packer manifest to attach; default: packer/manifest.json when present.",
+)
+@click.option("--dry-run", is_flag=True, help="Print the release and publish nothing.")
+@pass_app
+def release(
+    app: AppContext,
+    ami: str,
+    repo: str | None,
+    git_repo: Path,
+    prerelease: bool,
+    manifest: Path | None,
+    dry_run: bool,
+) -> None:
+    """Cut the release for AMI: GitHub with GITHUB_TOKEN/GH_TOKEN, else a local git tag."""
+    from promote import gate as gate_module
+    from promote import releases, render
+    from promote.git import Repository
+    from promote.github import token_from
+    from promote.images import require_image
+
+    image = require_image(app.images, ami, app.config.region)
+    source = app.images.image(image.source_image) if image.source_image else None
+    gate = gate_module.evaluate(ami, app.config.test_env, app.images, app.ledger, app.config.region)
+    local = Repository(git_repo)
+    tag = releases.release_tag(image)
+    previous = local.previous_tag(releases.TAG_PREFIX, excluding=tag)
+    changes = [
+        releases.ChangeEntry(c.sha, c.subject, c.author) for c in local.commits_since(previous)
+    ]
+    if manifest is None and (local.root / "packer" / "manifest.json").is_file():
+        manifest = local.root / "packer" / "manifest.json"
+    draft = releases.draft(
+        image,
+        source,
+        app.config.region,
+        gate,
+        app.config.test_env,
+        changes,
+        previous,
+        prerelease,
+        manifest,
+    )
+    if dry_run:
+        app.output.result(
+            "release",
+            {"dry_run": True, **draft.as_dict()},
+            lambda console: render.release_draft(console, draft),
+        )
+        return
+    token = token_from(app.environ)
+    if token:
+        from promote.github import GitHubRepo
+
+        hub = GitHubRepo(repo or app.config.github_repo, token, app.environ.get("GITHUB_API_URL"))
+        published = releases.publish_github(hub, draft)
+    else:
+        app.output.progress("no GITHUB_TOKEN/GH_TOKEN: releasing to the local git repository")
+        published = releases.publish_local(local, draft)
+    app.output.result(
+        "release",
+        {
+            "dry_run": False,
+            **draft.as_dict(),
+            "location": published.location,
+            "created": published.created,
+            "backend": published.backend,
+        },
+        lambda console: render.release_done(console, draft, published),
+    )
+
+
+@cli.command()
+@click.option("--workflow", required=True, help="Workflow file name, e.g. ami-test-apply.yml.")
+@click.option("--ref", default="main", show_default=True, help="Branch or tag to run on.")
+@click.option(
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A workflow_dispatch input; repeatable.",
+)
+@click.option("--repo", help="owner/name on GitHub; default: github_repo from the config.")
+@pass_app
+def dispatch(
+    app: AppContext, workflow: str, ref: str, inputs: tuple[str, ...], repo: str | None
+) -> None:
+    """Trigger a GitHub Actions workflow_dispatch run (needs GITHUB_TOKEN or GH_TOKEN)."""
+    from promote import render
+    from promote.errors import usage_error
+    from promote.github import GitHubRepo, token_from
+
+    values: dict[str, str] = {}
+    for item in inputs:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise usage_error(f"--input '{item}' is not KEY=VALUE", "e.g. --input ami=ami-0123...")
+        values[key.strip()] = value
+    token = token_from(app.environ)
+    if not token:
+        raise usage_error("dispatch needs a GitHub token", "set GITHUB_TOKEN or GH_TOKEN")
+    name = repo or app.config.github_repo
+    GitHubRepo(name, token, app.environ.get("GITHUB_API_URL")).dispatch(workflow, ref, values)
+    data = {"repo": name, "workflow": workflow, "ref": ref, "inputs": values}
+    app.output.result(
+        "dispatch",
+        data,
+        lambda console: render.mapping(
+            console, {"dispatched": f"{workflow} on {ref} in {name}", "inputs": values}
+        ),
+    )
+
+
 def _require_endpoint(app: AppContext) -> None:
     """Seeding writes a whole estate: refuse to do that anywhere but a local endpoint."""
     from promote.errors import usage_error

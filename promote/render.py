@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from promote.estate import SeedReport
+    from promote.releases import Published, ReleaseDraft
     from promote.rollout import RolloutLog, RolloutPlan
 
 
@@ -181,3 +182,18 @@ def rollout_done(
         console.print(f"validate: [{style}]{result.result}[/]")
         for reason in result.reasons:
             console.print(f"  - {reason}")
+
+
+def release_draft(console: Console, draft: ReleaseDraft) -> None:
+    """The release that would be cut."""
+    console.print(f"release {draft.tag}: {draft.title}", markup=False)
+    console.print(draft.body, markup=False)
+    console.print("dry run: nothing published")
+
+
+def release_done(console: Console, draft: ReleaseDraft, published: Published) -> None:
+    """Where the release is."""
+    verb = "created" if published.created else "already there"
+    console.print(
+        f"release {draft.tag} {verb}: {published.location} ({published.backend})", markup=False
+    )

@@ -1,0 +1,147 @@
+"""The one place that talks to GitHub's API (PyGithub): releases and workflow dispatch.
+
+`GITHUB_API_URL` points it at GitHub Enterprise (or a test server). Rate limits are retried by
+PyGithub's GithubRetry, which honours Retry-After. The token is never part of any message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import github
+from github import Auth, Github, GithubException, GithubRetry
+
+from promote.errors import ExitCode, PromoteError, not_found, remote_error
+
+DEFAULT_API_URL = "https://api.github.com"
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """A release as GitHub reports it."""
+
+    tag: str
+    url: str
+    release_id: int
+    prerelease: bool
+    assets: tuple[str, ...]
+    created: bool = False
+
+
+def token_from(environ: Mapping[str, str]) -> str | None:
+    """GITHUB_TOKEN, else GH_TOKEN, else None."""
+    return environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN") or None
+
+
+class GitHubRepo:
+    """One repository on GitHub, reached with a token."""
+
+    def __init__(self, repo: str, token: str, api_url: str | None = None) -> None:
+        self.name = repo
+        self._client = Github(
+            auth=Auth.Token(token),
+            base_url=(api_url or DEFAULT_API_URL).rstrip("/"),
+            retry=GithubRetry(total=5, backoff_factor=0.5),
+            timeout=30,
+        )
+        self._repo: github.Repository.Repository | None = None
+
+    @contextmanager
+    def calling(self, doing: str) -> Iterator[None]:
+        """Turn PyGithub failures into PromoteErrors with hints (no token in any text)."""
+        try:
+            yield
+        except github.BadCredentialsException:
+            raise remote_error(
+                f"GitHub rejected the token while {doing} (401 Bad credentials)",
+                "check GITHUB_TOKEN / GH_TOKEN: it may be expired or revoked",
+            ) from None
+        except github.RateLimitExceededException as exc:
+            raise remote_error(
+                f"GitHub rate limit exceeded while {doing} (HTTP {exc.status}), after retries",
+                "wait for the limit to reset, or use a token with a higher limit",
+            ) from None
+        except github.UnknownObjectException:
+            raise not_found(
+                f"{self.name} not found on GitHub while {doing} (404)",
+                "check --repo / github_repo, and that the token can see the repository",
+            ) from None
+        except GithubException as exc:
+            message = (exc.data or {}).get("message") if isinstance(exc.data, dict) else None
+            if exc.status == 403:
+                raise remote_error(
+                    f"GitHub refused {doing} (403: {message or 'Forbidden'})",
+                    "the token needs contents: write (releases) or actions: write (dispatch)",
+                ) from None
+            raise PromoteError(
+                f"GitHub answered {exc.status} while {doing}: {message or 'error'}",
+                "run with -v for details",
+                ExitCode.REMOTE,
+            ) from None
+
+    @property
+    def repo(self) -> github.Repository.Repository:
+        """The repository (fetched once)."""
+        if self._repo is None:
+            with self.calling(f"reading {self.name}"):
+                self._repo = self._client.get_repo(self.name)
+        return self._repo
+
+    def find_release(self, tag: str) -> ReleaseInfo | None:
+        """The release for TAG, or None."""
+        repo = self.repo
+        try:
+            with self.calling(f"looking up release {tag}"):
+                release = repo.get_release(tag)
+                assets = tuple(a.name for a in release.get_assets())
+        except PromoteError as exc:
+            if exc.exit_code == ExitCode.NOT_FOUND:
+                return None
+            raise
+        return ReleaseInfo(tag, release.html_url, release.id, release.prerelease, assets)
+
+    def create_release(
+        self, tag: str, name: str, body: str, prerelease: bool, target: str | None
+    ) -> ReleaseInfo:
+        """Create the release (and its tag at TARGET); an existing one is returned instead."""
+        existing = self.find_release(tag)
+        if existing:
+            return existing
+        with self.calling(f"creating release {tag}"):
+            try:
+                release = self.repo.create_git_release(
+                    tag,
+                    name,
+                    body,
+                    prerelease=prerelease,
+                    target_commitish=target or github.GithubObject.NotSet,
+                )
+            except GithubException as exc:
+                if exc.status == 422 and "already_exists" in str(exc.data):
+                    found = self.find_release(tag)
+                    if found:
+                        return found
+                raise
+        return ReleaseInfo(tag, release.html_url, release.id, release.prerelease, (), True)
+
+    def upload_asset(self, tag: str, path: Path, name: str) -> bool:
+        """Attach PATH as NAME to the release unless an asset of that name is there."""
+        with self.calling(f"uploading {name} to release {tag}"):
+            release = self.repo.get_release(tag)
+            if any(a.name == name for a in release.get_assets()):
+                return False
+            release.upload_asset(str(path), name=name, content_type="application/json")
+        return True
+
+    def dispatch(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
+        """Trigger a workflow_dispatch run of WORKFLOW on REF."""
+        with self.calling(f"dispatching {workflow} on {ref}"):
+            found = self.repo.get_workflow(workflow)
+            if not found.create_dispatch(ref, dict(inputs)):
+                raise remote_error(
+                    f"GitHub did not accept the dispatch of {workflow} on {ref}",
+                    "check that the workflow has a workflow_dispatch trigger with these inputs",
+                )

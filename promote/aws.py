@@ -205,6 +205,13 @@ class Aws:
             )
         return self._env_sessions[(role_arn, region)]
 
+    def has_credentials(self) -> bool:
+        """True when the credential chain finds credentials (no AWS call is made)."""
+        try:
+            return self.session.get_credentials() is not None
+        except (botocore.exceptions.BotoCoreError, PromoteError):
+            return False
+
     def caller_identity(self) -> str | None:
         """The ARN we act as, for the record; None when STS cannot say."""
         try:

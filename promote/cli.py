@@ -524,6 +524,126 @@ def dispatch(
     )
 
 
+@cli.command()
+@click.option(
+    "--target",
+    type=click.Choice(["auto", "aws", "sandbox"]),
+    default="auto",
+    show_default=True,
+    help="auto: the local AWS when AWS_ENDPOINT_URL is set or no credentials are found.",
+)
+@click.option(
+    "--packer-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="packer",
+    show_default=True,
+    help="The Packer templates.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="packer/manifest.json",
+    show_default=True,
+    help="Where Packer's manifest post-processor writes.",
+)
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A Packer variable (concourse_version, concourse_tarball_url, ...); repeatable.",
+)
+@click.option("--timeout", type=DURATION, default="60m", show_default=True)
+@pass_app
+def build(
+    app: AppContext,
+    target: str,
+    packer_dir: Path,
+    manifest: Path,
+    variables: tuple[str, ...],
+    timeout: float,
+) -> None:
+    """Build an untested AMI with Packer and print its id (`make ami`)."""
+    from promote import build as build_module
+    from promote import render
+    from promote.errors import usage_error
+    from promote.git import Repository
+
+    values: dict[str, str] = {}
+    for item in variables:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise usage_error(
+                f"--var '{item}' is not KEY=VALUE", "e.g. --var concourse_version=7.12.0"
+            )
+        values[key.strip()] = value
+    if not packer_dir.is_dir():
+        raise usage_error(f"no Packer templates in {packer_dir}", "run from the repository root")
+    env = dict(app.environ)
+    chosen = target
+    if target == "auto":
+        if app.config.endpoint_url:
+            chosen, why = "sandbox", f"AWS_ENDPOINT_URL is {app.config.endpoint_url}"
+        elif app.aws.has_credentials():
+            chosen, why = "aws", "AWS credentials were found"
+        else:
+            chosen, why = "sandbox", "no AWS credentials were found"
+        app.output.progress(f"building on {'AWS' if chosen == 'aws' else 'the local AWS'}: {why}")
+    if chosen == "sandbox":
+        endpoint = app.config.endpoint_url or _start_sandbox(app)
+        env.update(
+            {
+                "AWS_ACCESS_KEY_ID": env.get("AWS_ACCESS_KEY_ID") or "sandbox",
+                "AWS_SECRET_ACCESS_KEY": env.get("AWS_SECRET_ACCESS_KEY") or "sandbox",
+            }
+        )
+        values.setdefault("endpoint", endpoint)
+    try:
+        sha = Repository(Path.cwd()).head_sha()
+    except PromoteError:
+        sha = None
+    values.setdefault("git_sha", (sha or "unknown")[:12])
+    values.setdefault("untested_name", app.config.untested_name)
+    values.setdefault("aws_region", app.config.region)
+    values.setdefault("manifest_path", str(manifest))
+    env.setdefault("AWS_REGION", app.config.region)
+    env["CHECKPOINT_DISABLE"] = "1"
+    request = build_module.BuildRequest(
+        "aws" if chosen == "aws" else "sandbox", packer_dir, manifest, values, timeout
+    )
+    result = build_module.build(request, env, Path.cwd(), app.output.progress)
+    app.output.result(
+        "build",
+        result.as_dict(),
+        lambda console: render.mapping(
+            console,
+            {
+                "ami": result.ami,
+                "name": result.name,
+                "region": result.region,
+                "manifest": result.manifest,
+            },
+        ),
+    )
+
+
+def _start_sandbox(app: AppContext) -> str:
+    """Start (or find) the local AWS, seeded, for a build; its endpoint."""
+    from dataclasses import replace
+
+    from promote import estate
+    from promote import sandbox as sandbox_module
+    from promote.aws import Aws
+
+    running, started = sandbox_module.up(app.environ)
+    app.output.progress(
+        f"local AWS {'started' if started else 'already running'} at {running.endpoint}"
+    )
+    local = replace(app.config, endpoint_url=running.endpoint, profile=None)
+    estate.seed(Aws(local, credentials=SANDBOX_CREDENTIALS), local, app.clock)
+    return running.endpoint
+
+
 def _require_endpoint(app: AppContext) -> None:
     """Seeding writes a whole estate: refuse to do that anywhere but a local endpoint."""
     from promote.errors import usage_error

@@ -1,0 +1,201 @@
+"""`promote build` / `make ami`: drive Packer to build an untested AMI, on AWS or the local AWS.
+
+Packer runs with `-machine-readable`; every `ui` line is streamed to stderr as it arrives, error
+lines are kept, and the AMI id is read from the manifest post-processor's file (the build of
+the last run), which is the record the release attaches.
+
+This replaces packer-py (the library the project was first specified with): packer-py 0.3.0
+runs Packer with `communicate()`, so nothing is shown until Packer exits (a 20-minute AWS build
+would be silent), and it returns raw bytes with no parsing of Packer's failures. Streaming and
+failure reporting are the two things an operator needs, so this module owns the subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from promote.errors import ExitCode, PromoteError, usage_error
+
+Target = Literal["aws", "sandbox"]
+SOURCES: dict[str, str] = {"aws": "amazon-ebs.aws", "sandbox": "amazon-ebs.sandbox"}
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    """One Packer build."""
+
+    target: Target
+    template_dir: Path
+    manifest: Path
+    variables: Mapping[str, str]
+    timeout_seconds: float = 3600.0
+
+
+@dataclass
+class PackerRun:
+    """What Packer said and how it ended."""
+
+    exit_code: int
+    errors: list[str] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """The AMI Packer made."""
+
+    target: Target
+    ami: str
+    region: str
+    name: str
+    manifest: Path
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "target": self.target,
+            "ami": self.ami,
+            "region": self.region,
+            "name": self.name,
+            "manifest": str(self.manifest),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def packer_binary() -> str:
+    """The packer on PATH, or a usage error saying how to get it."""
+    found = shutil.which("packer")
+    if not found:
+        raise usage_error(
+            "packer is not installed",
+            "apt-get install packer (Debian), or see https://developer.hashicorp.com/packer",
+        )
+    return found
+
+
+def command(packer: str, request: BuildRequest) -> list[str]:
+    """The packer build command line for REQUEST."""
+    args = [
+        packer,
+        "build",
+        "-machine-readable",
+        "-color=false",
+        f"-only={SOURCES[request.target]}",
+    ]
+    for key, value in sorted(request.variables.items()):
+        args += ["-var", f"{key}={value}"]
+    return [*args, str(request.template_dir)]
+
+
+def parse_line(line: str) -> tuple[str, list[str]] | None:
+    """A machine-readable line `ts,target,type,data...` as (type, data); None otherwise."""
+    parts = line.rstrip("\n").split(",")
+    if len(parts) < 3 or not parts[0].isdigit():
+        return None
+    data = [p.replace("%!(PACKER_COMMA)", ",").replace("\\n", "\n") for p in parts[3:]]
+    return parts[2], data
+
+
+def run_packer(
+    args: list[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    progress: Callable[[str], None],
+    timeout_seconds: float,
+) -> PackerRun:
+    """Run Packer, streaming its ui lines to PROGRESS; killed after TIMEOUT_SECONDS."""
+    started = time.monotonic()
+    run = PackerRun(exit_code=-1)
+    process = subprocess.Popen(
+        args,
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    timer = threading.Timer(timeout_seconds, process.kill)
+    timer.start()
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            parsed = parse_line(line)
+            if parsed is None:
+                if line.strip():
+                    progress(f"packer: {line.rstrip()}")
+                continue
+            kind, data = parsed
+            if kind == "ui" and len(data) >= 2:
+                for text in data[1].splitlines():
+                    if text.strip():
+                        progress(f"packer: {text}")
+                if data[0] == "error":
+                    run.errors.append(data[1].strip())
+            elif kind == "artifact" and len(data) >= 3 and data[1] == "id":
+                run.artifacts.append(data[2])
+        run.exit_code = process.wait()
+    finally:
+        timer.cancel()
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    run.seconds = time.monotonic() - started
+    if run.seconds >= timeout_seconds and run.exit_code != 0:
+        run.errors.append(f"packer did not finish within {timeout_seconds:.0f}s and was stopped")
+    return run
+
+
+def read_manifest(path: Path) -> tuple[str, str, str]:
+    """(region, ami, name) of the last run's build in a Packer manifest."""
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise PromoteError(
+            f"packer finished but its manifest {path} cannot be read: {exc}",
+            "check the manifest post-processor in packer/",
+        ) from exc
+    last = manifest.get("last_run_uuid")
+    builds = [b for b in manifest.get("builds", []) if b.get("packer_run_uuid") == last]
+    if not builds:
+        raise PromoteError(f"the manifest {path} has no build for its last run")
+    build = builds[-1]
+    region, _, ami = str(build.get("artifact_id", "")).partition(":")
+    name = str((build.get("custom_data") or {}).get("ami_name", ""))
+    if not ami.startswith("ami-"):
+        raise PromoteError(f"the manifest {path} names no AMI: {build.get('artifact_id')!r}")
+    return region, ami, name
+
+
+def build(
+    request: BuildRequest,
+    env: Mapping[str, str],
+    cwd: Path,
+    progress: Callable[[str], None],
+    packer: str | None = None,
+) -> BuildResult:
+    """Run Packer for REQUEST and return the AMI it made; Packer's errors on failure."""
+    args = command(packer or packer_binary(), request)
+    progress(
+        f"building an untested AMI on {request.target}: packer build {SOURCES[request.target]}"
+    )
+    run = run_packer(args, env, cwd, progress, request.timeout_seconds)
+    if run.exit_code != 0:
+        detail = run.errors[-1].splitlines()[0] if run.errors else f"exit {run.exit_code}"
+        raise PromoteError(
+            f"packer build failed: {detail}",
+            "the full Packer output is above (stderr); fix it and re-run",
+            ExitCode.REMOTE if request.target == "aws" else ExitCode.INTERNAL,
+        )
+    region, ami, name = read_manifest(request.manifest)
+    return BuildResult(request.target, ami, region, name, request.manifest, run.seconds)

@@ -84,6 +84,7 @@ timeout "${VM_BUILD_TIMEOUT:-1200}" packer build -color=false -only=qemu.local \
 
 cp "$base/vmlinuz" "$base/initrd.img" "$image.partial/"
 cp "$cache/fixture.json" "$image.partial/tarball.json"
+echo "$base" >"$image.partial/base_dir"
 mv "$image.partial" "$image"
 vm_log "VM image built in $((SECONDS - started))s: $image"
 echo "$image"

@@ -1,0 +1,119 @@
+locals {
+  timestamp = formatdate("YYYYMMDDhhmmss", timestamp())
+  ami_name  = "${var.untested_name}-${local.timestamp}"
+
+  image_tags = {
+    Name                = local.ami_name
+    "promote:stage"     = "untested"
+    "concourse:version" = var.concourse_version
+    "git:sha"           = var.git_sha
+  }
+
+  release_vars = {
+    concourse_version        = var.concourse_version
+    concourse_tarball_url    = var.concourse_tarball_url
+    concourse_tarball_sha256 = var.concourse_tarball_sha256
+  }
+
+  # The local VM has no instance metadata service. It must not reach the host's through
+  # qemu's user-mode NAT either, so its health check asks a closed local port. Its web node
+  # generates a 2048-bit session key: 4096 bits takes minutes under TCG emulation. The infra
+  # tests read the same file for their own playbook runs.
+  local_vm_vars = jsondecode(file(abspath("${path.root}/local-vm-ansible-vars.json")))
+}
+
+# Real AWS: Amazon Linux 2023, provisioned by the Ansible roles over SSH.
+source "amazon-ebs" "aws" {
+  region        = var.aws_region
+  instance_type = var.instance_type
+  subnet_id     = var.subnet_id
+  ami_name      = local.ami_name
+  ami_description = "Concourse ${var.concourse_version} (web + worker), untested, git ${var.git_sha}"
+
+  source_ami_filter {
+    filters = {
+      name                  = var.source_ami_name
+      architecture          = "x86_64"
+      "root-device-type"    = "ebs"
+      "virtualization-type" = "hvm"
+    }
+    owners      = [var.source_ami_owner]
+    most_recent = true
+  }
+
+  launch_block_device_mappings {
+    device_name           = "/dev/xvda"
+    volume_size           = 20
+    volume_type           = "gp3"
+    iops                  = 3000
+    throughput            = 125
+    delete_on_termination = true
+  }
+
+  ssh_username = var.ssh_username
+  ssh_timeout  = "10m"
+  tags         = local.image_tags
+  run_tags     = { Name = "packer-build ${local.ami_name}" }
+}
+
+# The local AWS endpoint (moto server): exercises the image pipeline (filter, register, tag,
+# manifest) without an instance to provision, hence no communicator and no provisioner.
+source "amazon-ebs" "sandbox" {
+  region                     = var.aws_region
+  custom_endpoint_ec2        = var.endpoint
+  skip_credential_validation = true
+  skip_metadata_api_check    = true
+  skip_region_validation     = true
+  communicator               = "none"
+  instance_type              = var.sandbox_instance_type
+  ami_name                   = local.ami_name
+  ami_description            = "Concourse ${var.concourse_version} (sandbox), untested, git ${var.git_sha}"
+
+  source_ami_filter {
+    filters = {
+      name = var.sandbox_source_ami_name
+    }
+    owners      = [var.sandbox_source_ami_owner]
+    most_recent = true
+  }
+
+  tags = local.image_tags
+}
+
+# The local VM: the debootstrap base booted under qemu (TCG), provisioned by the same roles.
+source "qemu" "local" {
+  disk_image       = true
+  iso_url          = var.vm_base_image
+  iso_checksum     = "none"
+  use_backing_file = false
+  skip_compaction  = true
+  disk_compression = false
+  output_directory = var.vm_output_dir
+  vm_name          = "concourse.qcow2"
+  format           = "qcow2"
+  accelerator      = "tcg"
+  headless         = true
+  memory           = var.vm_memory
+  cpus             = var.vm_cpus
+  disk_interface   = "virtio"
+  net_device       = "virtio-net"
+  vnc_bind_address = "127.0.0.1"
+  boot_wait        = "1s"
+
+  # Direct kernel boot (the debootstrap disk has no bootloader); SSH forwarded on loopback only.
+  qemuargs = [
+    ["-cpu", "max"],
+    ["-kernel", var.vm_kernel],
+    ["-initrd", var.vm_initrd],
+    ["-append", "root=/dev/vda rw console=ttyS0"],
+    ["-netdev", "user,id=user.0,hostfwd=tcp:127.0.0.1:{{ .SSHHostPort }}-:22"],
+    ["-serial", "file:${var.vm_output_dir}.console.log"],
+  ]
+
+  communicator         = "ssh"
+  ssh_username         = "root"
+  ssh_private_key_file = var.vm_ssh_private_key_file
+  ssh_timeout          = "5m"
+  shutdown_command     = "systemctl poweroff"
+  shutdown_timeout     = "3m"
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Build the Debian 12 base disk for the local VM: debootstrap -> mkfs.ext4 -d -> qcow2.
+#
+# No loop mounts and no bootloader: the VM is booted with qemu's direct kernel boot, so the
+# kernel and initrd are copied out beside the disk. The role's heavy packages (containerd,
+# chrony) are pre-seeded here so the TCG-emulated Packer build does not spend minutes in
+# dpkg; the role still declares and verifies them.
+#
+# usage: build-base-image.sh OUT_DIR SSH_PUBLIC_KEY
+set -euo pipefail
+
+out_dir=$1
+ssh_public_key=$2
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+suite=bookworm
+disk_size=${VM_BASE_DISK_SIZE:-4G}
+
+packages=(
+  linux-image-cloud-amd64 initramfs-tools
+  systemd systemd-sysv dbus kmod procps iproute2
+  openssh-server sudo ca-certificates
+  python3 python3-apt
+  containerd chrony
+)
+include=$(IFS=,; echo "${packages[*]}")
+
+[[ $EUID -eq 0 ]] || { echo "build-base-image: must run as root (debootstrap)" >&2; exit 2; }
+[[ -f $ssh_public_key ]] || { echo "build-base-image: no public key at $ssh_public_key" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vm-base.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+root=$work/root
+
+echo "build-base-image: debootstrap $suite from $mirror" >&2
+debootstrap --variant=minbase --include="$include" "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
+  || { tail -50 "$work/debootstrap.log" >&2; exit 1; }
+
+# Network: DHCP on the first virtio NIC via systemd-networkd; qemu user-mode DNS at 10.0.2.3.
+mkdir -p "$root/etc/systemd/network"
+cat >"$root/etc/systemd/network/20-wired.network" <<'NET'
+[Match]
+Name=en* eth*
+
+[Network]
+DHCP=ipv4
+NET
+echo "nameserver 10.0.2.3" >"$root/etc/resolv.conf"
+echo "concourse-vm" >"$root/etc/hostname"
+printf '127.0.0.1 localhost\n127.0.1.1 concourse-vm\n' >"$root/etc/hosts"
+echo "/dev/vda / ext4 defaults,errors=remount-ro 0 1" >"$root/etc/fstab"
+: >"$root/etc/machine-id"
+
+install -d -m 0700 "$root/root/.ssh"
+install -m 0600 "$ssh_public_key" "$root/root/.ssh/authorized_keys"
+
+chroot "$root" systemctl enable systemd-networkd.service ssh.service >/dev/null 2>&1
+# The image is provisioned later; the system containerd must not race Concourse's own.
+chroot "$root" systemctl disable containerd.service >/dev/null 2>&1 || true
+chroot "$root" apt-get clean
+
+kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -1)
+initrd=$(ls "$root"/boot/initrd.img-* | sort -V | tail -1)
+
+mkdir -p "$out_dir"
+cp "$kernel" "$out_dir/vmlinuz.tmp"
+cp "$initrd" "$out_dir/initrd.img.tmp"
+truncate -s "$disk_size" "$work/disk.raw"
+mkfs.ext4 -q -L root -d "$root" "$work/disk.raw"
+qemu-img convert -O qcow2 "$work/disk.raw" "$out_dir/disk.qcow2.tmp"
+mv "$out_dir/vmlinuz.tmp" "$out_dir/vmlinuz"
+mv "$out_dir/initrd.img.tmp" "$out_dir/initrd.img"
+mv "$out_dir/disk.qcow2.tmp" "$out_dir/disk.qcow2"
+echo "build-base-image: wrote $out_dir (kernel $(basename "$kernel"))" >&2

@@ -1,0 +1,32 @@
+"""On a never-provisioned host, a tarball whose sha256 is wrong fails the play and installs nothing."""
+
+import hashlib
+
+import pytest
+
+pytestmark = pytest.mark.fresh_host
+
+WRONG_SHA256 = hashlib.sha256(b"not the Concourse release").hexdigest()
+
+
+def test_wrong_sha256_fails_the_play_with_a_clear_message_and_installs_nothing(host, release):
+    assert not host.file("/usr/local/concourse").exists, "needs a host Concourse was never installed on"
+    result = release.run_playbook("-e", f"concourse_tarball_sha256={WRONG_SHA256}")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-4000:]
+    assert f"Concourse {release.version} was NOT installed" in output
+    assert WRONG_SHA256 in output
+    assert "did not match" in output  # get_url's reason, carried into the failure message
+    assert not host.file("/usr/local/concourse").exists
+    assert not host.file(f"/usr/local/concourse-{release.version}").exists
+    assert not host.file(f"/usr/local/.concourse-{release.version}.partial").exists
+    assert not host.file(f"/var/tmp/concourse-{release.version}-linux-amd64.tgz").exists
+    assert not host.file("/etc/concourse/version").exists
+
+
+def test_missing_sha256_is_refused_before_anything_is_downloaded(host, release):
+    result = release.run_playbook("-e", "concourse_tarball_sha256=")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "concourse_tarball_sha256 (64 lowercase hex digits)" in output
+    assert not host.file("/usr/local/concourse").exists

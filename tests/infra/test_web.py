@@ -1,0 +1,66 @@
+"""A web node: runs unprivileged, reads its root-only keys through systemd, answers the API."""
+
+import json
+
+import pytest
+from conftest import http_get, journal_cursor, journal_since, unit_property
+
+pytestmark = pytest.mark.role("web")
+
+WEB = "concourse-web.service"
+
+
+def test_web_runs_as_the_concourse_user(host):
+    assert host.service(WEB).is_running
+    pid = unit_property(host, WEB, "MainPID")
+    assert host.check_output(f"ps -o user= -p {pid}") == "concourse"
+
+
+def test_web_keys_are_root_only_and_reach_the_unit_as_credentials(host):
+    for name in ("session_signing_key", "tsa_host_key", "authorized_worker_keys"):
+        key = host.file(f"/etc/concourse/{name}")
+        assert key.is_file, name
+        assert (key.user, key.group, key.mode) == ("root", "root", 0o600), name
+    credentials = unit_property(host, WEB, "LoadCredential")
+    for name in ("session_signing_key", "tsa_host_key", "authorized_worker_keys"):
+        assert f"{name}:/etc/concourse/{name}" in credentials.replace(" ", ":"), credentials
+
+
+def test_web_cannot_read_the_key_files_directly(host):
+    # The unprivileged user gets systemd's private copies, never /etc/concourse itself.
+    result = host.run("runuser -u concourse -- cat /etc/concourse/session_signing_key")
+    assert result.rc != 0
+
+
+def test_web_listens_on_the_api_and_tsa_ports(host):
+    assert host.socket("tcp://0.0.0.0:8080").is_listening
+    assert host.socket("tcp://0.0.0.0:2222").is_listening
+
+
+def test_web_api_reports_the_installed_version(host):
+    info = json.loads(http_get(host, "http://127.0.0.1:8080/api/v1/info"))
+    assert info["version"] == host.file("/etc/concourse/version").content_string.strip()
+
+
+def test_web_health_timer_is_active(host):
+    timer = host.service("concourse-health@web.timer")
+    assert timer.is_running
+    assert unit_property(host, "concourse-health@web.timer", "PartOf") == "concourse-web.target"
+
+
+def test_web_health_check_reads_the_api_version(host):
+    cursor = journal_cursor(host)
+    host.run_expect([0], "systemctl start concourse-health@web.service")
+    version = host.file("/etc/concourse/version").content_string.strip()
+    assert f"reports version {version}" in journal_since(host, "concourse-health@web.service", cursor)
+
+
+def test_web_stops_cleanly(host):
+    cursor = journal_cursor(host)
+    host.run_expect([0], f"timeout 90 systemctl stop {WEB}")
+    try:
+        assert "received SIGTERM, web stopping" in journal_since(host, WEB, cursor)
+        assert unit_property(host, WEB, "Result") == "success"
+    finally:
+        host.run_expect([0], "systemctl start concourse-web.target")
+    assert host.service(WEB).is_running

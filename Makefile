@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lint typecheck unit integration test demo bench clean
+.PHONY: help install lint typecheck unit integration test demo ami bench clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,9 +19,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install promote with the dev and sandbox extras
 
+LINTED := promote tests/unit tests/integration benchmarks
+
 lint: $(STAMP)  ## ruff
-	$(BIN)/ruff check promote tests benchmarks
-	$(BIN)/ruff format --check promote tests benchmarks
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
 
 typecheck: $(STAMP)  ## mypy (strict) on the package
 	$(BIN)/mypy
@@ -37,6 +39,9 @@ test: lint typecheck  ## lint, type-check and run every test suite
 
 demo: $(STAMP)  ## the lifecycle on the local AWS, as a story
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+ami: $(STAMP)  ## build an untested AMI with Packer: on AWS with credentials, else the local AWS
+	$(BIN)/promote build
 
 bench: $(STAMP)  ## run the benchmarks; figures in benchmarks/results/*.json
 	$(BIN)/python benchmarks/validate_scale.py

@@ -1,0 +1,69 @@
+"""Reading Packer: machine-readable lines and the manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from promote.build import BuildRequest, command, parse_line, read_manifest
+from promote.errors import PromoteError
+
+
+def test_machine_readable_lines_decode_commas_and_newlines() -> None:
+    line = "1700000000,amazon-ebs.sandbox,ui,error,Build failed%!(PACKER_COMMA) see\\nbelow\n"
+
+    assert parse_line(line) == ("ui", ["error", "Build failed, see\nbelow"])
+    assert parse_line("plain text from a plugin") is None
+
+
+def test_the_command_selects_one_source_and_passes_variables_in_order() -> None:
+    request = BuildRequest("sandbox", Path("packer"), Path("m.json"), {"b": "2", "a": "1"})
+
+    assert command("/usr/bin/packer", request) == [
+        "/usr/bin/packer",
+        "build",
+        "-machine-readable",
+        "-color=false",
+        "-only=amazon-ebs.sandbox",
+        "-var",
+        "a=1",
+        "-var",
+        "b=2",
+        "packer",
+    ]
+
+
+def test_the_manifest_gives_the_last_runs_ami(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_text(
+        json.dumps(
+            {
+                "builds": [
+                    {
+                        "artifact_id": "eu-west-2:ami-0old",
+                        "packer_run_uuid": "r1",
+                        "custom_data": {},
+                    },
+                    {
+                        "artifact_id": "eu-west-2:ami-0new",
+                        "packer_run_uuid": "r2",
+                        "custom_data": {"ami_name": "untested-x-1"},
+                    },
+                ],
+                "last_run_uuid": "r2",
+            }
+        )
+    )
+
+    assert read_manifest(path) == ("eu-west-2", "ami-0new", "untested-x-1")
+
+
+def test_a_manifest_without_the_last_run_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps({"builds": [], "last_run_uuid": "r9"}))
+
+    with pytest.raises(PromoteError) as caught:
+        read_manifest(path)
+    assert "has no build for its last run" in caught.value.message

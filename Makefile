@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install lint typecheck unit integration test demo ami bench clean
+.PHONY: help tools install lint typecheck unit integration test demo ami bench clean
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -16,6 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
+
+tools:  ## system packages the tests drive (packer, git), installed with apt-get when missing
+	@missing=""; for t in packer git; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
 
 install: $(STAMP)  ## create .venv and install promote with the dev and sandbox extras
 
@@ -34,7 +41,7 @@ unit: $(STAMP)  ## unit tests (no network)
 integration: $(STAMP)  ## integration tests against the local AWS (moto server)
 	$(BIN)/pytest tests/integration
 
-test: lint typecheck  ## lint, type-check and run every test suite
+test: tools lint typecheck  ## lint, type-check and run every test suite
 	$(BIN)/pytest
 
 demo: $(STAMP)  ## the lifecycle on the local AWS, as a story

@@ -93,9 +93,7 @@ def translate(exc: Exception, doing: str, endpoint: str | None = None) -> Promot
             )
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         return remote_error(
-            f"AWS {operation} failed while {doing}: {code} (HTTP {status}): {message}".rstrip(
-                ": "
-            ),
+            f"AWS {operation} failed while {doing}: {code} (HTTP {status}): {message}".rstrip(": "),
             f"retried {MAX_ATTEMPTS} times; try again later, or run with -v for details",
         )
     if isinstance(exc, botocore.exceptions.BotoCoreError):

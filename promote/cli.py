@@ -25,12 +25,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 SANDBOX_CREDENTIALS = ("sandbox", "sandbox")
 
 
-class Duration(click.ParamType):
+class Duration(click.ParamType):  # type: ignore[type-arg]
     """90s, 15m, 1h30m, or seconds."""
 
     name = "duration"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
         """Seconds."""
         if isinstance(value, int | float):
             return float(value)
@@ -74,7 +76,11 @@ pass_app = click.make_pass_decorator(AppContext)
 @click.group(cls=PromoteGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="promote")
 @click.option(
-    "--output", "-o", "fmt", type=click.Choice(["text", "json"]), default="text",
+    "--output",
+    "-o",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
     help="text for people, json for machines (one document on stdout).",
 )
 @click.option("-v", "--verbose", count=True, help="Show tracebacks and debug logs.")
@@ -108,10 +114,16 @@ def cli(
 @cli.command()
 @click.option("--env", "env_name", required=True, help="Environment to check.")
 @click.option("--ami", help="Expected AMI; default: the env's entry in the ami-ids secret.")
-@click.option("--timeout", type=DURATION, default="15m", show_default=True,
-              help="How long to wait for the env to converge before FAILED.")
-@click.option("--interval", type=DURATION, default="15s", show_default=True,
-              help="Time between polls.")
+@click.option(
+    "--timeout",
+    type=DURATION,
+    default="15m",
+    show_default=True,
+    help="How long to wait for the env to converge before FAILED.",
+)
+@click.option(
+    "--interval", type=DURATION, default="15s", show_default=True, help="Time between polls."
+)
 @pass_app
 def validate(
     app: AppContext, env_name: str, ami: str | None, timeout: float, interval: float
@@ -163,9 +175,7 @@ def status(app: AppContext, env_name: str | None) -> None:
     from promote import render
     from promote import status as status_module
 
-    envs = (
-        [app.config.environment(env_name)] if env_name else list(app.config.envs.values())
-    )
+    envs = [app.config.environment(env_name)] if env_name else list(app.config.envs.values())
     rows = status_module.status(envs, app.ami_ids(), app.fleet, app.ledger, app.clock.now())
     for row in rows:
         if row.pin_overdue and row.pin:
@@ -201,8 +211,9 @@ def sandbox() -> None:
 
 
 @sandbox.command("up")
-@click.option("--seed/--no-seed", default=True, show_default=True,
-              help="Seed the estate after starting.")
+@click.option(
+    "--seed/--no-seed", default=True, show_default=True, help="Seed the estate after starting."
+)
 @pass_app
 def sandbox_up(app: AppContext, seed: bool) -> None:
     """Start the local AWS on a free loopback port; print the export lines to eval."""
@@ -233,8 +244,13 @@ def sandbox_up(app: AppContext, seed: bool) -> None:
 
 
 @sandbox.command("seed")
-@click.option("--instances", default=2, show_default=True, type=click.IntRange(0, 500),
-              help="Instances per auto scaling group.")
+@click.option(
+    "--instances",
+    default=2,
+    show_default=True,
+    type=click.IntRange(0, 500),
+    help="Instances per auto scaling group.",
+)
 @pass_app
 def sandbox_seed(app: AppContext, instances: int) -> None:
     """Create whatever is missing of the estate in the local AWS (safe to re-run)."""

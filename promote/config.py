@@ -314,8 +314,7 @@ def _environment(name: str, table: Mapping[str, Any], where: Path | str) -> Envi
     groups = table["autoscaling_groups"]
     if not isinstance(groups, list) or not all(isinstance(g, str) and g.strip() for g in groups):
         raise usage_error(
-            f"{where}: 'env.{name}.autoscaling_groups' must be a list of ASG names, "
-            f"got {groups!r}",
+            f"{where}: 'env.{name}.autoscaling_groups' must be a list of ASG names, got {groups!r}",
             'write it as autoscaling_groups = ["web-asg", "worker-asg"]',
         )
     if not groups:
@@ -328,7 +327,7 @@ def _environment(name: str, table: Mapping[str, Any], where: Path | str) -> Envi
     accepts = table["accepts"]
     if accepts not in ("untested", "tested"):
         raise usage_error(
-            f"{where}: 'env.{name}.accepts' must be \"untested\" or \"tested\", got {accepts!r}",
+            f'{where}: \'env.{name}.accepts\' must be "untested" or "tested", got {accepts!r}',
             "test environments accept untested images; production accepts tested ones",
         )
     role_arn = table.get("role_arn")

@@ -17,9 +17,7 @@ def parse_duration(text: str) -> float:
         return float(cleaned)
     parts = _PART.findall(cleaned)
     if not cleaned or "".join(n + u for n, u in parts) != cleaned:
-        raise usage_error(
-            f"'{text}' is not a duration", "write it like 90s, 15m, 1h30m or 2d"
-        )
+        raise usage_error(f"'{text}' is not a duration", "write it like 90s, 15m, 1h30m or 2d")
     return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
 
 

@@ -70,23 +70,35 @@ def seed(aws: Aws, config: Config, clock: Clock, instances_per_group: int = 2) -
         report.base_image = _base_image(ec2)
         subnets = _network(ec2, report)
         old_untested = _image(
-            ec2, report, "untested-previous", f"{config.untested_name}-20261001T090000Z",
-            report.base_image, {TAG_STAGE: "untested", TAG_CONCOURSE_VERSION: "7.11.2",
-                                TAG_GIT_SHA: "3f2a9c1"},
+            ec2,
+            report,
+            "untested-previous",
+            f"{config.untested_name}-20261001T090000Z",
+            report.base_image,
+            {TAG_STAGE: "untested", TAG_CONCOURSE_VERSION: "7.11.2", TAG_GIT_SHA: "3f2a9c1"},
         )
         tested = _image(
-            ec2, report, "tested-previous", f"{config.tested_name}-20261002T100000Z",
-            report.base_image, {TAG_STAGE: "tested", TAG_CONCOURSE_VERSION: "7.11.2",
-                                TAG_GIT_SHA: "3f2a9c1", TAG_SOURCE: old_untested},
+            ec2,
+            report,
+            "tested-previous",
+            f"{config.tested_name}-20261002T100000Z",
+            report.base_image,
+            {
+                TAG_STAGE: "tested",
+                TAG_CONCOURSE_VERSION: "7.11.2",
+                TAG_GIT_SHA: "3f2a9c1",
+                TAG_SOURCE: old_untested,
+            },
         )
         untested = _image(
-            ec2, report, "untested-current", f"{config.untested_name}-20261120T090000Z",
-            report.base_image, {TAG_STAGE: "untested", TAG_CONCOURSE_VERSION: "7.12.0",
-                                TAG_GIT_SHA: "8d41e07"},
+            ec2,
+            report,
+            "untested-current",
+            f"{config.untested_name}-20261120T090000Z",
+            report.base_image,
+            {TAG_STAGE: "untested", TAG_CONCOURSE_VERSION: "7.12.0", TAG_GIT_SHA: "8d41e07"},
         )
-        runs = {
-            name: (untested if name == config.test_env else tested) for name in config.envs
-        }
+        runs = {name: (untested if name == config.test_env else tested) for name in config.envs}
         for env in config.envs.values():
             for group in env.autoscaling_groups:
                 _group(aws, env, group, runs[env.name], subnets, instances_per_group, report)
@@ -120,8 +132,9 @@ def _network(ec2: Any, report: SeedReport) -> list[str]:
     else:
         vpc_id = ec2.create_vpc(
             CidrBlock="10.42.0.0/16",
-            TagSpecifications=[{"ResourceType": "vpc", "Tags": _tags(
-                {SEED_TAG: "vpc", "Name": "concourse"})}],
+            TagSpecifications=[
+                {"ResourceType": "vpc", "Tags": _tags({SEED_TAG: "vpc", "Name": "concourse"})}
+            ],
         )["Vpc"]["VpcId"]
         report.created.append(f"vpc {vpc_id}")
     subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
@@ -131,9 +144,15 @@ def _network(ec2: Any, report: SeedReport) -> list[str]:
     made = []
     for index, zone in enumerate(zones):
         subnet = ec2.create_subnet(
-            VpcId=vpc_id, CidrBlock=f"10.42.{index}.0/24", AvailabilityZone=zone,
-            TagSpecifications=[{"ResourceType": "subnet", "Tags": _tags(
-                {SEED_TAG: "subnet", "Name": f"concourse-{zone}"})}],
+            VpcId=vpc_id,
+            CidrBlock=f"10.42.{index}.0/24",
+            AvailabilityZone=zone,
+            TagSpecifications=[
+                {
+                    "ResourceType": "subnet",
+                    "Tags": _tags({SEED_TAG: "subnet", "Name": f"concourse-{zone}"}),
+                }
+            ],
         )["Subnet"]["SubnetId"]
         made.append(subnet)
     report.created.append(f"{len(made)} subnets")
@@ -154,7 +173,9 @@ def _image(
         instance = ec2.run_instances(ImageId=base, MinCount=1, MaxCount=1, InstanceType="t3.micro")
         instance_id = instance["Instances"][0]["InstanceId"]
         image_id = ec2.create_image(
-            InstanceId=instance_id, Name=name, Description=f"Concourse {tags[TAG_CONCOURSE_VERSION]}",
+            InstanceId=instance_id,
+            Name=name,
+            Description=f"Concourse {tags[TAG_CONCOURSE_VERSION]}",
             TagSpecifications=[{"ResourceType": "image", "Tags": _tags({**tags, SEED_TAG: role})}],
         )["ImageId"]
         ec2.terminate_instances(InstanceIds=[instance_id])
@@ -164,7 +185,12 @@ def _image(
 
 
 def _group(
-    aws: Aws, env: Environment, name: str, image_id: str, subnets: list[str], count: int,
+    aws: Aws,
+    env: Environment,
+    name: str,
+    image_id: str,
+    subnets: list[str],
+    count: int,
     report: SeedReport,
 ) -> None:
     ec2 = aws.client("ec2", env)
@@ -183,8 +209,12 @@ def _group(
                 "InstanceType": "m5.large" if role == "worker" else "t3.medium",
                 "UserData": _user_data(role),
             },
-            TagSpecifications=[{"ResourceType": "launch-template", "Tags": _tags(
-                {SEED_TAG: "launch-template", "concourse:role": role})}],
+            TagSpecifications=[
+                {
+                    "ResourceType": "launch-template",
+                    "Tags": _tags({SEED_TAG: "launch-template", "concourse:role": role}),
+                }
+            ],
         )
         report.created.append(f"launch template {name}")
     existing = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
@@ -198,8 +228,15 @@ def _group(
             MaxSize=max(4, count * 2),
             DesiredCapacity=count,
             VPCZoneIdentifier=",".join(subnets),
-            Tags=[{"Key": "concourse:env", "Value": env.name, "PropagateAtLaunch": True,
-                   "ResourceId": name, "ResourceType": "auto-scaling-group"}],
+            Tags=[
+                {
+                    "Key": "concourse:env",
+                    "Value": env.name,
+                    "PropagateAtLaunch": True,
+                    "ResourceId": name,
+                    "ResourceType": "auto-scaling-group",
+                }
+            ],
         )
         report.created.append(f"autoscaling group {name}")
     report.groups[name] = {"env": env.name, "image_id": image_id, "desired": count}

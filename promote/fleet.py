@@ -135,9 +135,7 @@ def assess(snapshot: Snapshot, expected_ami: str) -> list[str]:
     reasons: list[str] = []
     for group in snapshot.groups:
         if group.desired_capacity <= 0:
-            reasons.append(
-                f"{group.name}: desired capacity is 0; an empty group proves nothing"
-            )
+            reasons.append(f"{group.name}: desired capacity is 0; an empty group proves nothing")
         members = [i for i in snapshot.instances if i.group == group.name]
         in_service = sum(1 for i in members if i.lifecycle_state == "InService")
         if group.desired_capacity > 0 and in_service != group.desired_capacity:

@@ -20,9 +20,7 @@ _AMI_ID = re.compile(r"^ami-[0-9a-f]{8}([0-9a-f]{9})?$")
 def check_ami_id(text: str) -> str:
     """TEXT if it looks like an AMI id (ami- and 8 or 17 hex digits), else a usage error."""
     if not _AMI_ID.match(text):
-        raise usage_error(
-            f"'{text}' is not an AMI id", "AMI ids look like ami-0123456789abcdef0"
-        )
+        raise usage_error(f"'{text}' is not an AMI id", "AMI ids look like ami-0123456789abcdef0")
     return text
 
 

@@ -42,9 +42,7 @@ class Output:
         width = None if self.stdout.isatty() else 160
         return Console(file=self.stdout, highlight=False, width=width)
 
-    def result(
-        self, command: str, data: dict[str, Any], text: Callable[[Console], None]
-    ) -> None:
+    def result(self, command: str, data: dict[str, Any], text: Callable[[Console], None]) -> None:
         """Write the command's result: one JSON document, or text for people."""
         if self.format == "json":
             document = {**data, "schema": SCHEMA, "command": command}
@@ -72,7 +70,11 @@ class Output:
         if self.format == "json":
             document = {
                 "schema": SCHEMA,
-                "error": {"message": error.message, "hint": error.hint, "exit_code": error.exit_code},
+                "error": {
+                    "message": error.message,
+                    "hint": error.hint,
+                    "exit_code": error.exit_code,
+                },
             }
             self.stdout.write(json.dumps(document, indent=2) + "\n")
         self.stderr.flush()

@@ -82,7 +82,7 @@ def _free_port() -> int:
 def responding(port: int) -> bool:
     """True when a moto server answers on PORT."""
     try:
-        with urllib.request.urlopen(  # noqa: S310 - fixed http://127.0.0.1 URL
+        with urllib.request.urlopen(
             f"http://127.0.0.1:{port}/moto-api/data.json", timeout=2
         ) as response:
             return bool(response.status == 200)

@@ -63,7 +63,9 @@ class Estate:
         """Run promote in-process through click's CliRunner."""
         return CliRunner().invoke(cli, list(args), env={**self.env, **(env or {})})
 
-    def run(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run promote as a subprocess, as an operator would."""
         return subprocess.run(
             [sys.executable, "-m", "promote", *args],
@@ -83,9 +85,9 @@ class Estate:
 
     def ledger_object(self, key: str) -> bytes:
         """The body of one ledger object."""
-        body: bytes = self.client("s3").get_object(
-            Bucket=self.config.evidence_bucket, Key=key
-        )["Body"].read()
+        body: bytes = (
+            self.client("s3").get_object(Bucket=self.config.evidence_bucket, Key=key)["Body"].read()
+        )
         return body
 
     def secret(self) -> tuple[str, dict[str, Any]]:
@@ -114,7 +116,7 @@ class Estate:
 def reset(server: sandbox.Sandbox) -> None:
     """Wipe the local AWS (the base image comes back on the next call)."""
     request = urllib.request.Request(f"{server.endpoint}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - local endpoint
+    with urllib.request.urlopen(request, timeout=10):
         pass
 
 

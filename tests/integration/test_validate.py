@@ -43,7 +43,8 @@ def test_validate_succeeds_when_every_instance_runs_the_secrets_ami(seeded: Esta
 def test_validate_fails_naming_the_one_instance_on_the_old_ami(seeded: Estate) -> None:
     ec2, autoscaling = seeded.client("ec2"), seeded.client("autoscaling")
     ec2.create_launch_template_version(
-        LaunchTemplateName=WORKER_DEV, SourceVersion="$Latest",
+        LaunchTemplateName=WORKER_DEV,
+        SourceVersion="$Latest",
         LaunchTemplateData={"ImageId": seeded.tested},
     )
     before = set(_members(seeded, WORKER_DEV))
@@ -87,7 +88,9 @@ def test_validate_waits_for_an_instance_that_comes_back_in_service(seeded: Estat
     assert result.exit_code == 0, result.output
     assert "1 standby" in result.stderr
     assert f"management-dev: 4/4 on {seeded.untested}" in result.stderr.splitlines()[-1]
-    record = json.loads(seeded.ledger_object(_evidence(seeded, seeded.untested, "management-dev")[0]))
+    record = json.loads(
+        seeded.ledger_object(_evidence(seeded, seeded.untested, "management-dev")[0])
+    )
     assert record["polls"] >= 2
 
 

@@ -297,8 +297,13 @@ def _require_endpoint(app: AppContext) -> None:
 
 # --- promotion core (issue 4) ---
 
+from typing import TYPE_CHECKING  # noqa: E402 - kept in this block for an easy merge
 
-def _backends(app: AppContext) -> Any:
+if TYPE_CHECKING:
+    from promote.promotion import Backends
+
+
+def _backends(app: AppContext) -> Backends:
     """The readers and writers of the promotion commands, on the AppContext's AWS."""
     from functools import cache
 

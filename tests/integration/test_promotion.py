@@ -740,3 +740,30 @@ def test_history_lists_evidence_and_events_newest_first_as_text_and_json(seeded:
     assert text.exit_code == 0
     assert "set-ids management-dev" in text.stdout
     assert [e["kind"] for e in json.loads(only_old.stdout)["entries"]] == ["pin", "set-ids"]
+
+
+def test_set_ids_shares_the_image_with_an_env_in_another_account(seeded: Estate) -> None:
+    config = seeded.tmp / "promote.toml"
+    config.write_text(
+        'test_env = "management-dev"\n'
+        "[env.management-dev]\n"
+        'secret_key = "concourse_ami_mgmt_dev"\n'
+        'autoscaling_groups = ["concourse-web-management-dev"]\n'
+        'accepts = "untested"\n'
+        'role_arn = "arn:aws:iam::444444444444:role/concourse-ami-promoter"\n'
+    )
+    old = _old_untested(seeded)
+
+    dry = seeded.cli(
+        "--config", str(config), "set-ids", "--ami", old, "--env", "management-dev", "--dry-run"
+    )
+    result = seeded.cli("--config", str(config), "set-ids", "--ami", old, "--env", "management-dev")
+
+    assert "would share" in dry.stdout and "account 444444444444" in dry.stdout
+    assert result.exit_code == 0, result.output
+    assert f"shared {old} with management-dev (account 444444444444)" in result.stdout
+    permissions = seeded.client("ec2").describe_image_attribute(
+        ImageId=old, Attribute="launchPermission"
+    )["LaunchPermissions"]
+    assert {"UserId": "444444444444"} in permissions
+    assert seeded.secret()[1][SECRET_KEY_DEV] == old

@@ -246,8 +246,17 @@ def update(
     then fails with exit 6. A malformed secret is refused (exit 2) and never overwritten.
     """
     keys = list(env_keys)
+    refused_from: str | None = None
     for attempt in range(1, attempts + 1):
         current = read(reader, secret_id)
+        if current.version_id == refused_from:
+            # The move was refused although nobody else wrote: not a conflict, so do not retry.
+            raise PromoteError(
+                f"Secrets Manager refused to move AWSCURRENT of {secret_id} from the version "
+                f"that is still current ({refused_from})",
+                "run with -v and check the secret's version stages (list-secret-version-ids)",
+                ExitCode.REMOTE,
+            )
         check_document(current, keys)
         document = change(current)
         if document is None or document == current.document:
@@ -259,6 +268,7 @@ def update(
             writer.clear_pending(secret_id, version_id)
             return Update(current, document, version_id, attempt)
         writer.clear_pending(secret_id, version_id)
+        refused_from = current.version_id
         if progress:
             progress(
                 f"secret {secret_id} changed while we wrote it (attempt {attempt}/{attempts}); "

@@ -147,6 +147,11 @@ def plan(backends: Backends, ami: str, timeout: float = DEFAULT_TIMEOUT) -> Publ
             f"using the oldest, {copies[0].image_id}"
         )
     existing = copies[0] if copies else None
+    if existing is not None and existing.revoked:
+        raise check_failed(
+            f"{ami} was published as {existing.image_id}, which is revoked: {existing.revoked}",
+            "a revoked image is never published again; build and validate a new one",
+        )
     result = PublishPlan(source, gate.evidence_key, existing)
     now = backends.clock.now()
     if existing is None:
@@ -202,10 +207,10 @@ def wait_available(backends: Backends, ami: str, timeout: float, interval: float
     deadline = backends.clock.monotonic() + timeout
     while True:
         image = backends.images.image(ami)
-        state = image.state if image else "missing"
+        state = image.state if image else "not visible yet"  # DescribeImages lags CopyImage
         if image and state == "available":
             return image
-        if state in ("failed", "invalid", "deregistered", "error", "missing"):
+        if state in ("failed", "invalid", "deregistered", "error"):
             raise remote_error(f"the copy {ami} is {state}", "check the EC2 console, re-run")
         remaining = deadline - backends.clock.monotonic()
         if remaining <= 0:

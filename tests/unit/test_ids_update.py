@@ -149,3 +149,14 @@ def test_removing_the_last_pin_drops_the_pins_key() -> None:
         "concourse_ami": DEV,
         "_pins": {"x": {}},
     }
+
+
+def test_a_refused_move_with_no_other_writer_is_a_remote_error_not_a_retry_loop() -> None:
+    secrets = FakeSecrets(json.dumps({"concourse_ami_mgmt_dev": DEV}))
+    secrets.make_current = lambda secret_id, version_id, from_version_id: False  # type: ignore[method-assign]
+
+    with pytest.raises(PromoteError) as raised:
+        ids.update(secrets, secrets, SECRET, _set_dev, KEYS)
+
+    assert raised.value.exit_code == 5
+    assert len(secrets.puts) == 1

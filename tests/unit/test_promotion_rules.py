@@ -289,3 +289,37 @@ def test_revoke_deprecates_where_the_api_allows() -> None:
 
     assert result.deprecated
     assert ("deprecate", (NEW_UNTESTED, "2026-11-23T12:01:00Z")) in images.writes
+
+
+def test_publish_refuses_when_the_existing_copy_was_revoked() -> None:
+    ledger, images = FakeLedger(), _estate()
+    images.tag(NEW_TESTED, {"promote:revoked": "CVE"})
+    _success(ledger, NEW_UNTESTED)
+    b, _ = backends(_secrets(), images, ledger)
+
+    with pytest.raises(PromoteError) as raised:
+        publish.plan(b, NEW_UNTESTED)
+
+    assert raised.value.exit_code == 3
+    assert f"published as {NEW_TESTED}, which is revoked: CVE" in raised.value.message
+
+
+def test_waiting_tolerates_a_copy_that_describe_images_does_not_show_yet() -> None:
+    ledger, clock = FakeLedger(), FakeClock()
+    images = FakeImages()
+    images.add(image(NEW_UNTESTED))
+    _success(ledger, NEW_UNTESTED)
+    b, _ = backends(_secrets(), images, ledger, clock)
+    real_image = images.image
+    calls: list[str] = []
+
+    def lagging(ami: str) -> Any:
+        calls.append(ami)
+        return None if len(calls) == 1 else real_image(ami)
+
+    images.image = lagging  # type: ignore[method-assign]
+
+    published = publish.wait_available(b, NEW_UNTESTED, timeout=60, interval=5)
+
+    assert published.image_id == NEW_UNTESTED
+    assert clock.sleeps == [5]

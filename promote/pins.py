@@ -143,7 +143,8 @@ def pin(
         raise revoked_error(image)
     if ami and ami != current.ami_for(env):
         check_allowed(backends, image, env)
-    new_pin = Pin(ami=target, owner=owner, reason=why, since=now.isoformat(), expires=expiry)
+    since = now.replace(microsecond=0).isoformat()
+    new_pin = Pin(ami=target, owner=owner, reason=why, since=since, expires=expiry)
     result = PinResult(env.name, new_pin.as_dict(), None, current.ami_for(env), changed=False)
 
     def change(latest: AmiIds) -> dict[str, Any] | None:

@@ -35,7 +35,9 @@ from promote.promotion import Backends
 
 DEFAULT_TIMEOUT = 1800.0
 POLL_INTERVAL = 15.0
-_NOT_COPIED = {TAG_REVOKED, TAG_REVOKED_AT, TAG_REVOKED_BY}
+# Revocation belongs to the source only; `promote:seed` names the one seeded image of a role
+# in the local AWS, so a copy carrying it would be mistaken for its source on the next seed.
+_NOT_COPIED = {TAG_REVOKED, TAG_REVOKED_AT, TAG_REVOKED_BY, "promote:seed"}
 
 
 @dataclass(frozen=True)
@@ -168,10 +170,11 @@ def plan(backends: Backends, ami: str, timeout: float = DEFAULT_TIMEOUT) -> Publ
     )
     if existing is not None:
         accounts -= set(backends.images.launch_permissions(existing.image_id))
-    if accounts:
-        result.steps.append(ShareImage(tuple(sorted(accounts))))
+    # Share only once available: a pending copy may not have its snapshots yet.
     if existing is None or existing.state != "available":
         result.steps.append(WaitAvailable(timeout))
+    if accounts:
+        result.steps.append(ShareImage(tuple(sorted(accounts))))
     if existing is None:
         result.steps.append(RecordPublish())
     return result

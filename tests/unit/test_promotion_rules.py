@@ -214,7 +214,7 @@ def test_publish_needs_success_evidence_in_the_test_env() -> None:
     assert f"no evidence for {NEW_UNTESTED} in management-dev" in raised.value.message
 
 
-def test_publish_plan_copies_then_tags_then_waits_then_records() -> None:
+def test_publish_plan_copies_tags_waits_then_shares_and_records() -> None:
     ledger, images = FakeLedger(), FakeImages()
     images.add(image(NEW_UNTESTED, tags={"concourse:version": "7.12.0", "aws:reserved": "x"}))
     images.permissions[NEW_UNTESTED] = {"333333333333"}
@@ -225,7 +225,7 @@ def test_publish_plan_copies_then_tags_then_waits_then_records() -> None:
     result = publish.execute(b, plan)
 
     kinds = [type(s).__name__ for s in plan.steps]
-    assert kinds == ["CopyImage", "TagImage", "ShareImage", "WaitAvailable", "RecordPublish"]
+    assert kinds == ["CopyImage", "TagImage", "WaitAvailable", "ShareImage", "RecordPublish"]
     copy = images.images[result.tested]
     assert copy.name == "dw-al2-concourse-ami-20261123T120000Z"
     assert copy.tags == {

@@ -452,6 +452,7 @@ def test_unpin_refuses_an_empty_reason(seeded: Estate) -> None:
     result = seeded.cli("unpin", "--env", "management", "--reason", "", "--apply")
 
     assert result.exit_code == 2
+    assert "error: a reason is required and may not be empty" in result.stderr
     assert _state(seeded) == before
 
 
@@ -617,6 +618,7 @@ def test_revoke_refuses_an_empty_reason(seeded: Estate) -> None:
     result = seeded.cli("revoke", "--ami", seeded.untested, "--reason", " ")
 
     assert result.exit_code == 2
+    assert "error: a reason is required and may not be empty" in result.stderr
     assert _state(seeded) == before
 
 
@@ -767,3 +769,48 @@ def test_set_ids_shares_the_image_with_an_env_in_another_account(seeded: Estate)
     )["LaunchPermissions"]
     assert {"UserId": "444444444444"} in permissions
     assert seeded.secret()[1][SECRET_KEY_DEV] == old
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("set-ids", "--ami", "ami-XYZ", "--env", "management-dev"), "'ami-XYZ' is not an AMI id"),
+        (("pin", "--env", "management-dev", "--ami", "ami-1", "--reason", "r"), "not an AMI id"),
+        (
+            ("pin", "--env", "management-dev", "--reason", "r", "--expires", "soon", *OWNER),
+            "--expires 'soon' is not a date",
+        ),
+        (("pin", "--env", "nowhere", "--reason", "r", *OWNER), "unknown environment 'nowhere'"),
+        (("unpin", "--env", "nowhere", "--reason", "r"), "unknown environment 'nowhere'"),
+        (("publish", "--ami", "ami-bad"), "'ami-bad' is not an AMI id"),
+        (("revoke", "--ami", "bad", "--reason", "r"), "'bad' is not an AMI id"),
+        (("prune", "--older-than", "soon", "--apply"), "'soon' is not a duration"),
+        (("history", "--ami", "ami-bad"), "'ami-bad' is not an AMI id"),
+    ],
+)
+def test_bad_input_is_exit_2_and_writes_nothing(
+    seeded: Estate, args: tuple[str, ...], message: str
+) -> None:
+    before = _state(seeded)
+
+    result = seeded.cli(*args)
+
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert _state(seeded) == before
+
+
+def test_unknown_amis_are_exit_4_for_every_command_and_write_nothing(seeded: Estate) -> None:
+    unknown = "ami-0123456789abcdef0"
+    before = _state(seeded)
+
+    results = [
+        seeded.cli("publish", "--ami", unknown),
+        seeded.cli("revoke", "--ami", unknown, "--reason", "r"),
+        seeded.cli("pin", "--env", "management-dev", "--ami", unknown, "--reason", "r", *OWNER),
+    ]
+
+    assert [r.exit_code for r in results] == [4, 4, 4]
+    assert all(f"error: {unknown} not found in eu-west-2" in r.stderr for r in results)
+    assert _state(seeded) == before

@@ -146,6 +146,7 @@ def pin(
     since = now.replace(microsecond=0).isoformat()
     new_pin = Pin(ami=target, owner=owner, reason=why, since=since, expires=expiry)
     result = PinResult(env.name, new_pin.as_dict(), None, current.ami_for(env), changed=False)
+    wanted = (target, owner, why, expiry)
 
     def change(latest: AmiIds) -> dict[str, Any] | None:
         if not ami and latest.ami_for(env) != target:
@@ -157,18 +158,9 @@ def pin(
         old = latest.pin_for(env)
         result.previous_pin = old.as_dict() if old else None
         result.ami_before = latest.ami_for(env)
-        if (
-            old
-            and (old.ami, old.owner, old.reason, old.expires)
-            == (
-                target,
-                owner,
-                why,
-                expiry,
-            )
-            and latest.ami_for(env) == target
-        ):
-            result.pin = old.as_dict()
+        same = old is not None and (old.ami, old.owner, old.reason, old.expires) == wanted
+        if same and old is not None and latest.ami_for(env) == target:
+            result.pin = old.as_dict()  # pinning again with the same values changes nothing
             return None
         return ids.with_pin(ids.with_ami(latest.document, env, target), env, new_pin)
 

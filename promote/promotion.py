@@ -22,6 +22,40 @@ from promote.gate import GateResult, evaluate
 from promote.ids import AmiIds, Pin, SecretReader, SecretWriter
 from promote.images import Image, ImageCatalog, account_of, require_image, revoked_error
 
+# The AWS actions each promotion command needs (for `promote iam-policy`, Cloud Custodian style).
+_SECRET_CAS = (
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+)
+_LEDGER = ("s3:ListBucket", "s3:GetObject", "s3:PutObject")
+_SHARE = ("ec2:DescribeImageAttribute", "ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute")
+AWS_ACTIONS: dict[str, tuple[str, ...]] = {
+    "set-ids": ("ec2:DescribeImages", *_SECRET_CAS, *_LEDGER, *_SHARE),
+    "pin": ("ec2:DescribeImages", *_SECRET_CAS, *_LEDGER, *_SHARE),
+    "unpin": ("ec2:DescribeImages", *_SECRET_CAS, *_LEDGER, *_SHARE),
+    "publish": ("ec2:DescribeImages", "ec2:CopyImage", "ec2:CreateTags", *_LEDGER, *_SHARE),
+    "revoke": (
+        "ec2:DescribeImages",
+        "ec2:CreateTags",
+        "ec2:EnableImageDeprecation",
+        "secretsmanager:GetSecretValue",
+        *_LEDGER,
+    ),
+    "prune": (
+        "ec2:DescribeImages",
+        "ec2:DescribeInstances",
+        "ec2:DescribeLaunchTemplates",
+        "ec2:DescribeLaunchTemplateVersions",
+        "ec2:DeregisterImage",
+        "ec2:DeleteSnapshot",
+        "secretsmanager:GetSecretValue",
+        "sts:AssumeRole",
+        *_LEDGER,
+    ),
+    "history": ("s3:ListBucket", "s3:GetObject"),
+}
+
 
 @dataclass(frozen=True)
 class Backends:

@@ -18,7 +18,7 @@ from promote.aws import (
 )
 from promote.config import Overrides, load
 from promote.errors import PromoteError
-from tests.unit.fakes import image
+from tests.unit.promotion_fakes import image
 
 SECRET = "/concourse/dataworks/ami-ids"
 AMI = "ami-0123456789abcdef0"

@@ -11,7 +11,7 @@ from promote import ids
 from promote.config import BUILTIN_ENVS
 from promote.errors import PromoteError
 from promote.ids import AmiIds
-from tests.unit.fakes import FakeSecrets
+from tests.unit.promotion_fakes import FakeSecrets
 
 SECRET = "/concourse/dataworks/ami-ids"
 DEV = "ami-0123456789abcdef0"

@@ -10,7 +10,14 @@ import pytest
 from promote import pins, promotion, publish, revoke
 from promote.errors import PromoteError
 from promote.evidence import LedgerStore
-from tests.unit.fakes import FakeClock, FakeImages, FakeLedger, FakeSecrets, backends, image
+from tests.unit.promotion_fakes import (
+    FakeClock,
+    FakeImages,
+    FakeLedger,
+    FakeSecrets,
+    backends,
+    image,
+)
 
 DEV_AMI = "ami-0000000000000000d"
 PROD_AMI = "ami-0000000000000000e"

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from promote import events, history, prune
 from promote.ids import SecretVersion
-from tests.unit.fakes import FakeClock, FakeLedger, image
+from tests.unit.promotion_fakes import FakeClock, FakeLedger, image
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 OLD = "2026-01-01T00:00:00.000Z"

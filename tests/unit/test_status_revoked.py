@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from promote.status import EnvStatus, revoked_warnings
-from tests.unit.fakes import FakeImages, image
+from tests.unit.promotion_fakes import FakeImages, image
 
 REVOKED = "ami-0000000000000000a"
 FINE = "ami-0000000000000000b"

@@ -557,3 +557,267 @@ class AwsFleetControl:
                 client.create_or_update_tags(
                     Tags=[{**tag, "Value": marker_value(marker), "PropagateAtLaunch": False}]
                 )
+
+
+# --- promotion core (issue 4): writers for the secret, images, and what is in use ---
+
+PENDING_STAGE = "promote-pending"
+_CONFLICT_CODES = {"InvalidParameterException", "InvalidRequestException"}
+
+
+def image_from(raw: dict[str, Any]) -> Image:
+    """An Image from a DescribeImages entry, with its snapshot ids."""
+    return Image(
+        image_id=raw["ImageId"],
+        name=raw.get("Name", ""),
+        state=raw.get("State", "unknown"),
+        creation_date=raw.get("CreationDate", ""),
+        tags={t["Key"]: t["Value"] for t in raw.get("Tags", [])},
+        snapshot_ids=tuple(
+            m["Ebs"]["SnapshotId"]
+            for m in raw.get("BlockDeviceMappings", [])
+            if m.get("Ebs", {}).get("SnapshotId")
+        ),
+    )
+
+
+class AwsSecretVersions(AwsSecrets):
+    """SecretWriter (compare-and-swap on the version id) and reader of any staged version."""
+
+    def version(self, secret_id: str, stage: str) -> SecretVersion | None:
+        """The version labelled STAGE (e.g. AWSPREVIOUS), or None when no version has it."""
+        client = self.aws.client("secretsmanager")
+        try:
+            with self.aws.calling(f"reading {stage} of secret {secret_id}"):
+                raw = client.get_secret_value(SecretId=secret_id, VersionStage=stage)
+        except PromoteError as exc:
+            if error_code(exc.__cause__) == "ResourceNotFoundException":
+                return None
+            raise
+        value = raw["SecretString"] if "SecretString" in raw else bytes(raw["SecretBinary"])
+        return SecretVersion(version_id=raw["VersionId"], value=value)
+
+    def put_pending(self, secret_id: str, token: str, value: str | bytes) -> str:
+        """A new version labelled promote-pending; AWSCURRENT stays where it is."""
+        client = self.aws.client("secretsmanager")
+        kwargs: dict[str, Any] = {
+            "SecretId": secret_id,
+            "ClientRequestToken": token,
+            "VersionStages": [PENDING_STAGE],
+        }
+        kwargs["SecretBinary" if isinstance(value, bytes) else "SecretString"] = value
+        with self.aws.calling(f"writing a new version of secret {secret_id}"):
+            version_id: str = client.put_secret_value(**kwargs)["VersionId"]
+        return version_id
+
+    def make_current(self, secret_id: str, version_id: str, from_version_id: str) -> bool:
+        """Move AWSCURRENT from FROM_VERSION_ID only; False when it is no longer there.
+
+        Secrets Manager (and the local AWS) answer InvalidParameterException when
+        RemoveFromVersionId does not hold AWSCURRENT any more: another writer won.
+        """
+        client = self.aws.client("secretsmanager")
+        try:
+            with self.aws.calling(f"making version {version_id} of {secret_id} current"):
+                client.update_secret_version_stage(
+                    SecretId=secret_id,
+                    VersionStage="AWSCURRENT",
+                    MoveToVersionId=version_id,
+                    RemoveFromVersionId=from_version_id,
+                )
+        except PromoteError as exc:
+            if error_code(exc.__cause__) in _CONFLICT_CODES:
+                return False
+            raise
+        return True
+
+    def clear_pending(self, secret_id: str, version_id: str) -> None:
+        """Remove the promote-pending label (a leftover label is harmless, so never fail)."""
+        client = self.aws.client("secretsmanager")
+        try:
+            with self.aws.calling(f"clearing {PENDING_STAGE} on {secret_id}"):
+                client.update_secret_version_stage(
+                    SecretId=secret_id, VersionStage=PENDING_STAGE, RemoveFromVersionId=version_id
+                )
+        except PromoteError:
+            pass
+
+
+class AwsImageCatalog(AwsImages):
+    """ImageCatalog over EC2 in the tooling account: list, copy, tag, share, deprecate, delete."""
+
+    def image(self, ami: str) -> Image | None:
+        """The image with its snapshot ids, or None."""
+        client = self.aws.client("ec2")
+        try:
+            with self.aws.calling(f"describing {ami}"):
+                images = client.describe_images(ImageIds=[ami])["Images"]
+        except PromoteError as exc:
+            if error_code(exc.__cause__) in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
+                return None
+            raise
+        return image_from(images[0]) if images else None
+
+    def _describe(self, doing: str, **kwargs: Any) -> list[Image]:
+        client = self.aws.client("ec2")
+        with self.aws.calling(doing):
+            pages = client.get_paginator("describe_images").paginate(Owners=["self"], **kwargs)
+            return [image_from(raw) for page in pages for raw in page["Images"]]
+
+    def owned(self) -> list[Image]:
+        """Every image the tooling account owns."""
+        return self._describe("listing the account's images")
+
+    def copies_of(self, source: str) -> list[Image]:
+        """Tested copies of SOURCE, found by tag."""
+        return [
+            image
+            for image in self._describe(
+                f"looking for tested copies of {source}",
+                Filters=[{"Name": "tag:promote:source-image", "Values": [source]}],
+            )
+            if image.stage == "tested" and image.state not in ("deregistered", "failed")
+        ]
+
+    def copy(
+        self, source: str, name: str, description: str, tags: dict[str, str], token: str
+    ) -> str:
+        """CopyImage with the tags at creation (AWS) and again afterwards (the local AWS)."""
+        client = self.aws.client("ec2")
+        with self.aws.calling(f"copying {source}"):
+            image_id: str = client.copy_image(
+                SourceImageId=source,
+                SourceRegion=self.aws.config.region,
+                Name=name,
+                Description=description,
+                ClientToken=token,
+                TagSpecifications=[{"ResourceType": "image", "Tags": _tag_list(tags)}],
+            )["ImageId"]
+        self.tag(image_id, tags)
+        return image_id
+
+    def tag(self, ami: str, tags: dict[str, str]) -> None:
+        """CreateTags."""
+        client = self.aws.client("ec2")
+        with self.aws.calling(f"tagging {ami}"):
+            client.create_tags(Resources=[ami], Tags=_tag_list(tags))
+
+    def launch_permissions(self, ami: str) -> list[str]:
+        """Account ids in the image's launchPermission attribute."""
+        client = self.aws.client("ec2")
+        with self.aws.calling(f"reading the launch permissions of {ami}"):
+            raw = client.describe_image_attribute(ImageId=ami, Attribute="launchPermission")
+        return sorted(p["UserId"] for p in raw.get("LaunchPermissions", []) if p.get("UserId"))
+
+    def grant_launch(self, ami: str, accounts: list[str]) -> None:
+        """Add launch permission on the image and create-volume permission on its snapshots."""
+        if not accounts:
+            return
+        client = self.aws.client("ec2")
+        image = self.image(ami)
+        with self.aws.calling(f"sharing {ami} with {', '.join(accounts)}"):
+            client.modify_image_attribute(
+                ImageId=ami, LaunchPermission={"Add": [{"UserId": a} for a in accounts]}
+            )
+            for snapshot in image.snapshot_ids if image else ():
+                client.modify_snapshot_attribute(
+                    SnapshotId=snapshot,
+                    Attribute="createVolumePermission",
+                    OperationType="add",
+                    UserIds=accounts,
+                )
+
+    def deprecate(self, ami: str, at: str) -> None:
+        """EnableImageDeprecation; any failure (the local AWS answers 500) is a PromoteError."""
+        client = self.aws.client("ec2")
+        try:
+            with self.aws.calling(f"deprecating {ami}"):
+                client.enable_image_deprecation(ImageId=ami, DeprecateAt=at)
+        except PromoteError:
+            raise
+        except Exception as exc:  # botocore's ResponseParserError is not a BotoCoreError
+            raise remote_error(
+                f"EnableImageDeprecation failed for {ami}: {type(exc).__name__}"
+            ) from exc
+
+    def deregister(self, image: Image) -> list[str]:
+        """DeregisterImage, then DeleteSnapshot for each of its snapshots."""
+        client = self.aws.client("ec2")
+        deleted = []
+        with self.aws.calling(f"deregistering {image.image_id}"):
+            client.deregister_image(ImageId=image.image_id)
+        for snapshot in image.snapshot_ids:
+            try:
+                with self.aws.calling(f"deleting snapshot {snapshot}"):
+                    client.delete_snapshot(SnapshotId=snapshot)
+            except PromoteError as exc:
+                if error_code(exc.__cause__) != "InvalidSnapshot.NotFound":
+                    raise
+            deleted.append(snapshot)
+        return deleted
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+class AwsImageUsage:
+    """What uses an image: instances (any state) and launch templates, in every account we reach."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.aws = aws
+
+    def _targets(self, envs: Sequence[Environment]) -> list[tuple[str, Environment | None]]:
+        seen: set[tuple[str, str | None]] = set()
+        targets: list[tuple[str, Environment | None]] = []
+        for env in [None, *envs]:
+            key = (
+                self.aws.config.env_region(env) if env else self.aws.config.region,
+                env.role_arn if env else None,
+            )
+            if key not in seen:
+                seen.add(key)
+                targets.append((env.name if env else "tooling account", env))
+        return targets
+
+    def instance_images(self, envs: Sequence[Environment]) -> dict[str, list[str]]:
+        """AMI id -> instance ids using it, in any state (terminated ones too)."""
+        used: dict[str, list[str]] = {}
+        for where, env in self._targets(envs):
+            client = self.aws.client("ec2", env)
+            with self.aws.calling(f"listing the instances of {where}"):
+                pages = client.get_paginator("describe_instances").paginate(
+                    PaginationConfig={"PageSize": DESCRIBE_INSTANCES_PAGE}
+                )
+                for page in pages:
+                    for reservation in page["Reservations"]:
+                        for raw in reservation["Instances"]:
+                            used.setdefault(raw["ImageId"], []).append(raw["InstanceId"])
+        return used
+
+    def launch_template_images(self, envs: Sequence[Environment]) -> dict[str, list[str]]:
+        """AMI id -> launch templates whose default or latest version names it."""
+        used: dict[str, list[str]] = {}
+        for where, env in self._targets(envs):
+            client = self.aws.client("ec2", env)
+            with self.aws.calling(f"listing the launch templates of {where}"):
+                templates = [
+                    t
+                    for page in client.get_paginator("describe_launch_templates").paginate()
+                    for t in page["LaunchTemplates"]
+                ]
+                for template in templates:
+                    versions = client.describe_launch_template_versions(
+                        LaunchTemplateId=template["LaunchTemplateId"],
+                        Versions=["$Default", "$Latest"],
+                    )["LaunchTemplateVersions"]
+                    for version in versions:
+                        ami = version.get("LaunchTemplateData", {}).get("ImageId")
+                        if ami:
+                            label = (
+                                f"launch template {template['LaunchTemplateName']} "
+                                f"v{version['VersionNumber']}"
+                            )
+                            if label not in used.get(ami, []):
+                                used.setdefault(ami, []).append(label)
+        return used

@@ -292,6 +292,8 @@ def status(app: AppContext, env_name: str | None) -> None:
 
     envs = [app.config.environment(env_name)] if env_name else list(app.config.envs.values())
     rows = status_module.status(envs, app.ami_ids(), app.fleet, app.ledger, app.clock.now())
+    for message in status_module.revoked_warnings(rows, app.images):
+        app.output.warn(message)
     for row in rows:
         if row.pin_overdue and row.pin:
             app.output.warn(f"the pin on {row.env} expired {row.pin.expires} and still holds")
@@ -654,6 +656,210 @@ def _require_endpoint(app: AppContext) -> None:
             "sandbox seed only writes to a local AWS endpoint, and none is set",
             'start one with: eval "$(promote sandbox up)"',
         )
+
+
+# --- promotion core (issue 4) ---
+
+from typing import TYPE_CHECKING  # noqa: E402 - kept in this block for an easy merge
+
+if TYPE_CHECKING:
+    from promote.promotion import Backends
+
+
+def _backends(app: AppContext) -> Backends:
+    """The readers and writers of the promotion commands, on the AppContext's AWS."""
+    from functools import cache
+
+    from promote.aws import AwsImageCatalog, AwsSecretVersions
+    from promote.promotion import Backends
+
+    secrets = AwsSecretVersions(app.aws)
+    return Backends(
+        config=app.config,
+        images=AwsImageCatalog(app.aws),
+        ledger=app.ledger,
+        secrets=secrets,
+        writer=secrets,
+        clock=app.clock,
+        actor=cache(app.actor),
+        tool_version=__version__,
+        progress=app.output.progress,
+        warn=app.output.warn,
+    )
+
+
+def _ami(value: str) -> str:
+    from promote.images import check_ami_id
+
+    return check_ami_id(value.strip())
+
+
+@cli.command("set-ids")
+@click.option("--ami", required=True, help="AMI to set.")
+@click.option("--env", "env_names", required=True, multiple=True, help="Environment (repeat).")
+@click.option("--dry-run", is_flag=True, help="Show the change; write nothing.")
+@pass_app
+def set_ids(app: AppContext, ami: str, env_names: tuple[str, ...], dry_run: bool) -> None:
+    """Set ENV's entry in the ami-ids secret to AMI (never a pinned env, never a revoked AMI)."""
+    from promote import promotion, render_promotion
+
+    for name in env_names:
+        app.config.environment(name)
+    result = promotion.set_ids(_backends(app), _ami(ami), env_names, dry_run)
+    app.output.result(
+        "set-ids", result.as_dict(), lambda c: render_promotion.lines(c, result.lines())
+    )
+
+
+@cli.command()
+@click.option("--env", "env_name", required=True, help="Environment to pin.")
+@click.option("--ami", help="AMI to pin it to; default: what the secret sets for it now.")
+@click.option("--reason", required=True, help="Why (required, not empty).")
+@click.option("--expires", help="Date the pin should be reviewed (it still holds after).")
+@click.option("--owner", help="Who owns the pin; default: git user.email, then $USER.")
+@pass_app
+def pin(
+    app: AppContext,
+    env_name: str,
+    ami: str | None,
+    reason: str,
+    expires: str | None,
+    owner: str | None,
+) -> None:
+    """Hold ENV on an AMI until a release manager unpins it (moving a pin is recorded)."""
+    from promote import pins, render_promotion
+
+    pins.require_reason(reason)
+    app.config.environment(env_name)
+    who = owner.strip() if owner and owner.strip() else None
+    who = who or pins.default_owner(app.environ, pins.git_user_email())
+    result = pins.pin(_backends(app), env_name, _ami(ami) if ami else None, reason, expires, who)
+    app.output.result("pin", result.as_dict(), lambda c: render_promotion.lines(c, result.lines()))
+
+
+@cli.command()
+@click.option("--env", "env_name", required=True, help="Environment to unpin.")
+@click.option("--reason", required=True, help="Why (required, not empty).")
+@click.option("--apply", is_flag=True, help="Remove the pin and move the env (one write).")
+@pass_app
+def unpin(app: AppContext, env_name: str, reason: str, apply: bool) -> None:
+    """Show what ENV would move to without its pin; --apply unpins and moves it."""
+    from promote import pins, render_promotion
+
+    result = pins.unpin(_backends(app), env_name, reason, apply)
+    app.output.result(
+        "unpin", result.as_dict(), lambda c: render_promotion.lines(c, result.lines())
+    )
+
+
+@cli.command()
+@click.option("--ami", required=True, help="Untested AMI with SUCCESS evidence in test_env.")
+@click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")
+@click.option(
+    "--timeout",
+    type=DURATION,
+    default="30m",
+    show_default=True,
+    help="How long to wait for the copy to be available.",
+)
+@click.option(
+    "--interval",
+    type=DURATION,
+    default="15s",
+    show_default=True,
+    help="Time between polls while waiting.",
+)
+@pass_app
+def publish(app: AppContext, ami: str, dry_run: bool, timeout: float, interval: float) -> None:
+    """Copy AMI to a tested image (tags, launch permissions); print the tested image id."""
+    from promote import publish as publish_module
+    from promote import render_promotion
+
+    backends = _backends(app)
+    plan = publish_module.plan(backends, _ami(ami), timeout)
+    if dry_run:
+        app.output.result(
+            "publish",
+            {**plan.as_dict(), "dry_run": True},
+            lambda c: render_promotion.lines(
+                c,
+                [
+                    f"plan for {ami}"
+                    + (f" (existing copy {plan.existing.image_id})" if plan.existing else "")
+                ]
+                + [f"  {s.describe()}" for s in plan.steps]
+                + ["dry run: nothing written"],
+            ),
+        )
+        return
+    result = publish_module.execute(backends, plan, max(interval, 0.1))
+    app.output.result("publish", result.as_dict(), lambda c: c.print(result.tested))
+
+
+@cli.command()
+@click.option("--ami", required=True, help="AMI to revoke.")
+@click.option("--reason", required=True, help="Why (required, not empty).")
+@pass_app
+def revoke(app: AppContext, ami: str, reason: str) -> None:
+    """Mark AMI revoked: never promoted again; running instances untouched."""
+    from promote import render_promotion
+    from promote import revoke as revoke_module
+
+    result = revoke_module.revoke(_backends(app), _ami(ami), reason)
+    app.output.result(
+        "revoke", result.as_dict(), lambda c: render_promotion.lines(c, result.lines())
+    )
+
+
+@cli.command()
+@click.option(
+    "--keep",
+    type=click.IntRange(0),
+    default=3,
+    show_default=True,
+    help="Always keep the N newest images of each stage.",
+)
+@click.option("--older-than", type=DURATION, help="Only delete images older than this (30d).")
+@click.option("--apply", is_flag=True, help="Delete; without it, a dry run.")
+@pass_app
+def prune(app: AppContext, keep: int, older_than: float | None, apply: bool) -> None:
+    """List old images with KEEP/DELETE and why; --apply deletes them and their snapshots."""
+    from promote import prune as prune_module
+    from promote import render_promotion
+    from promote.aws import AwsImageUsage, AwsSecretVersions
+
+    backends = _backends(app)
+    candidates = prune_module.plan(
+        backends, AwsSecretVersions(app.aws), AwsImageUsage(app.aws), keep, older_than
+    )
+    if apply:
+        result = prune_module.execute(backends, candidates)
+    else:
+        result = prune_module.PruneResult(candidates, applied=False)
+    app.output.result(
+        "prune",
+        result.as_dict(),
+        lambda c: render_promotion.prune(c, result.candidates, result.applied),
+    )
+
+
+@cli.command()
+@click.option("--ami", help="Only this AMI.")
+@click.option("--env", "env_name", help="Only this environment.")
+@pass_app
+def history(app: AppContext, ami: str | None, env_name: str | None) -> None:
+    """Evidence and events, newest first."""
+    from promote import history as history_module
+    from promote import render_promotion
+
+    if env_name:
+        app.config.environment(env_name)
+    entries = history_module.history(app.ledger, _ami(ami) if ami else None, env_name)
+    app.output.result(
+        "history",
+        {"entries": [e.as_dict() for e in entries]},
+        lambda c: render_promotion.history(c, entries),
+    )
 
 
 def main() -> None:

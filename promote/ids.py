@@ -8,12 +8,14 @@ and is never overwritten.
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from promote.config import PINS_KEY, Environment
-from promote.errors import usage_error
+from promote.errors import ExitCode, PromoteError, usage_error
 from promote.images import check_ami_id
 
 
@@ -137,3 +139,178 @@ def parse(secret_id: str, version: SecretVersion) -> AmiIds:
 def read(reader: SecretReader, secret_id: str) -> AmiIds:
     """The current version of the secret, parsed."""
     return parse(secret_id, reader.current(secret_id))
+
+
+# --- writing: compare-and-swap on the version id (issue 4) ---
+
+PENDING_STAGE = "promote-pending"
+CAS_ATTEMPTS = 5
+_TOKEN_NAMESPACE = uuid.UUID("6f1c52a4-2f0e-4d53-9d0f-4f1e7e3b8a11")
+_MALFORMED_HINT = "fix the secret by hand; promote never overwrites a malformed secret"
+
+
+class SecretWriter(Protocol):
+    """Writes a new version of a secret and moves AWSCURRENT to it only from a known version."""
+
+    def put_pending(self, secret_id: str, token: str, value: str | bytes) -> str:
+        """Store VALUE as a new version labelled PENDING_STAGE (AWSCURRENT does not move).
+
+        The same TOKEN with the same value returns the same version (idempotent re-run).
+        """
+        ...
+
+    def make_current(self, secret_id: str, version_id: str, from_version_id: str) -> bool:
+        """Move AWSCURRENT to VERSION_ID from FROM_VERSION_ID; False when another writer won."""
+        ...
+
+    def clear_pending(self, secret_id: str, version_id: str) -> None:
+        """Remove PENDING_STAGE from VERSION_ID (best effort)."""
+        ...
+
+
+Change = Callable[["AmiIds"], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class Update:
+    """The outcome of one compare-and-swap update of the secret."""
+
+    before: AmiIds
+    after: dict[str, Any]
+    version_id: str | None
+    attempts: int
+
+    @property
+    def changed(self) -> bool:
+        """True when a new version was written."""
+        return self.version_id is not None
+
+
+def check_document(ids: AmiIds, env_keys: Iterable[str]) -> None:
+    """Refuse (exit 2) a secret whose env entries are not AMI ids, before anything is written."""
+    for key in env_keys:
+        value = ids.document.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise usage_error(
+                f"secret {ids.secret_id}: '{key}' holds {value!r}, not an AMI id", _MALFORMED_HINT
+            )
+        try:
+            check_ami_id(value)
+        except PromoteError:
+            raise usage_error(
+                f"secret {ids.secret_id}: '{key}' holds '{value}', not an AMI id", _MALFORMED_HINT
+            ) from None
+    for env_name, pin in (ids.document.get(PINS_KEY) or {}).items():
+        ami = pin.get("ami")
+        if ami is not None and not isinstance(ami, str):
+            raise usage_error(
+                f"secret {ids.secret_id}: '{PINS_KEY}.{env_name}.ami' holds {ami!r}, not an AMI id",
+                _MALFORMED_HINT,
+            )
+
+
+def serialize(document: dict[str, Any], binary: bool) -> str | bytes:
+    """The document in the form it was read: SecretString text or SecretBinary bytes."""
+    text = json.dumps(document, indent=2)
+    return text.encode("utf-8") if binary else text
+
+
+def request_token(version_read: str, value: str | bytes) -> str:
+    """A ClientRequestToken derived from (version read, new value).
+
+    A re-run after a crash between writing and moving AWSCURRENT reads the same version and
+    computes the same value, so it reuses the same token: Secrets Manager returns the version
+    already written instead of making a second one.
+    """
+    raw = value if isinstance(value, bytes) else value.encode("utf-8")
+    return str(uuid.uuid5(_TOKEN_NAMESPACE, version_read + "\n" + raw.decode("utf-8", "replace")))
+
+
+def update(
+    reader: SecretReader,
+    writer: SecretWriter,
+    secret_id: str,
+    change: Change,
+    env_keys: Iterable[str] = (),
+    attempts: int = CAS_ATTEMPTS,
+    progress: Callable[[str], None] | None = None,
+) -> Update:
+    """Read, apply CHANGE, write a new version and move AWSCURRENT only from the version read.
+
+    CHANGE gets the parsed current version and returns the new document, or None when nothing
+    needs to change (then nothing is written). It may raise a PromoteError to refuse; it is
+    re-applied to the fresh version after a conflict, so its checks always see what is current.
+    When another writer moved AWSCURRENT in between, the update is retried up to ATTEMPTS times,
+    then fails with exit 6. A malformed secret is refused (exit 2) and never overwritten.
+    """
+    keys = list(env_keys)
+    refused_from: str | None = None
+    for attempt in range(1, attempts + 1):
+        current = read(reader, secret_id)
+        if current.version_id == refused_from:
+            # The move was refused although nobody else wrote: not a conflict, so do not retry.
+            raise PromoteError(
+                f"Secrets Manager refused to move AWSCURRENT of {secret_id} from the version "
+                f"that is still current ({refused_from})",
+                "run with -v and check the secret's version stages (list-secret-version-ids)",
+                ExitCode.REMOTE,
+            )
+        check_document(current, keys)
+        document = change(current)
+        if document is None or document == current.document:
+            return Update(current, current.document, None, attempt)
+        value = serialize(document, current.binary)
+        token = request_token(current.version_id, value)
+        version_id = writer.put_pending(secret_id, token, value)
+        if writer.make_current(secret_id, version_id, current.version_id):
+            writer.clear_pending(secret_id, version_id)
+            return Update(current, document, version_id, attempt)
+        writer.clear_pending(secret_id, version_id)
+        refused_from = current.version_id
+        if progress:
+            progress(
+                f"secret {secret_id} changed while we wrote it (attempt {attempt}/{attempts}); "
+                "re-reading and re-applying"
+            )
+    raise PromoteError(
+        f"secret {secret_id} kept changing under us: gave up after {attempts} attempts",
+        "another writer is updating the ami-ids secret; re-run when it is done",
+        ExitCode.CONFLICT,
+    )
+
+
+def with_ami(document: dict[str, Any], env: Environment, ami: str) -> dict[str, Any]:
+    """A copy of DOCUMENT with ENV set to AMI; every other key untouched."""
+    return {**document, env.secret_key: ami}
+
+
+def with_pin(document: dict[str, Any], env: Environment, pin: Pin) -> dict[str, Any]:
+    """A copy of DOCUMENT with PIN on ENV."""
+    pins = dict(document.get(PINS_KEY) or {})
+    pins[env.name] = pin.as_dict()
+    return {**document, PINS_KEY: pins}
+
+
+def without_pin(document: dict[str, Any], env: Environment) -> dict[str, Any]:
+    """A copy of DOCUMENT with no pin on ENV (and no empty `_pins`)."""
+    pins = {k: v for k, v in (document.get(PINS_KEY) or {}).items() if k != env.name}
+    out = {k: v for k, v in document.items() if k != PINS_KEY}
+    if pins:
+        out[PINS_KEY] = pins
+    return out
+
+
+def referenced_amis(ids: AmiIds, env_keys: Iterable[str]) -> dict[str, list[str]]:
+    """AMI id -> where this version names it (env keys and pins), for prune."""
+    found: dict[str, list[str]] = {}
+    for key in env_keys:
+        value = ids.document.get(key)
+        if isinstance(value, str):
+            found.setdefault(value, []).append(f"secret key {key}")
+    for env_name, pin in (ids.document.get(PINS_KEY) or {}).items():
+        ami = pin.get("ami") if isinstance(pin, dict) else None
+        if isinstance(ami, str):
+            found.setdefault(ami, []).append(f"pin on {env_name}")
+    return found

@@ -6,11 +6,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from promote.errors import not_found, usage_error
+from promote.errors import PromoteError, not_found, usage_error
 
 TAG_STAGE = "promote:stage"
 TAG_SOURCE = "promote:source-image"
 TAG_REVOKED = "promote:revoked"
+TAG_REVOKED_BY = "promote:revoked-by"
+TAG_REVOKED_AT = "promote:revoked-at"
 TAG_CONCOURSE_VERSION = "concourse:version"
 TAG_GIT_SHA = "git:sha"
 
@@ -33,6 +35,7 @@ class Image:
     state: str
     creation_date: str
     tags: dict[str, str] = field(default_factory=dict)
+    snapshot_ids: tuple[str, ...] = ()
 
     @property
     def stage(self) -> str | None:
@@ -81,3 +84,68 @@ def require_image(reader: ImageReader, ami: str, region: str) -> Image:
             "check the AMI id and --region (images are regional)",
         )
     return image
+
+
+# --- writing images: publish, revoke, prune (issue 4) ---
+
+_ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/")
+TAG_VALUE_MAX = 256
+
+
+class ImageCatalog(ImageReader, Protocol):
+    """Lists, copies, tags, shares, deprecates and deletes images in the tooling account."""
+
+    def owned(self) -> list[Image]:
+        """Every image the tooling account owns in its region."""
+        ...
+
+    def copies_of(self, source: str) -> list[Image]:
+        """Images tagged `promote:source-image=SOURCE` and `promote:stage=tested`."""
+        ...
+
+    def copy(
+        self, source: str, name: str, description: str, tags: dict[str, str], token: str
+    ) -> str:
+        """Start copying SOURCE to a new image NAME with TAGS; its id. TOKEN makes it idempotent."""
+        ...
+
+    def tag(self, ami: str, tags: dict[str, str]) -> None:
+        """Add or replace TAGS on AMI."""
+        ...
+
+    def launch_permissions(self, ami: str) -> list[str]:
+        """The account ids AMI is shared with."""
+        ...
+
+    def grant_launch(self, ami: str, accounts: list[str]) -> None:
+        """Share AMI and its snapshots with ACCOUNTS (idempotent)."""
+        ...
+
+    def deprecate(self, ami: str, at: str) -> None:
+        """Mark AMI deprecated from AT (ISO time); a PromoteError when the API refuses."""
+        ...
+
+    def deregister(self, image: Image) -> list[str]:
+        """Deregister IMAGE and delete its snapshots; the snapshot ids deleted."""
+        ...
+
+
+def account_of(role_arn: str) -> str | None:
+    """The account id in an IAM role ARN, or None."""
+    match = _ROLE_ACCOUNT.match(role_arn)
+    return match.group(1) if match else None
+
+
+def revoked_error(image: Image) -> PromoteError:
+    """Exit 3: IMAGE is revoked and may not be used again."""
+    from promote.errors import check_failed
+
+    return check_failed(
+        f"{image.image_id} is revoked: {image.revoked}",
+        "revoked images are never promoted again; pick another AMI",
+    )
+
+
+def tag_value(text: str) -> str:
+    """TEXT cut to the length EC2 allows in a tag value."""
+    return text if len(text) <= TAG_VALUE_MAX else text[: TAG_VALUE_MAX - 1] + "…"

@@ -12,6 +12,7 @@ from promote.errors import ExitCode, PromoteError
 from promote.evidence import LedgerStore, records_for
 from promote.fleet import FleetReader, observe
 from promote.ids import AmiIds, Pin
+from promote.images import Image, ImageReader
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,25 @@ def status(
 ) -> list[EnvStatus]:
     """Status of each environment, in the order given."""
     return [env_status(env, ids, reader, store, now) for env in envs]
+
+
+def revoked_warnings(rows: Sequence[EnvStatus], images: ImageReader) -> list[str]:
+    """One warning per env that is set to, or runs, a revoked image (instances are untouched)."""
+    cache: dict[str, Image | None] = {}
+    warnings = []
+    for row in rows:
+        amis = dict.fromkeys([*([row.secret_ami] if row.secret_ami else []), *row.running])
+        for ami in amis:
+            if ami not in cache:
+                cache[ami] = images.image(ami)
+            image = cache[ami]
+            if image is not None and image.revoked:
+                how = []
+                if ami == row.secret_ami:
+                    how.append("is set to")
+                if ami in row.running:
+                    how.append(f"runs ({row.running[ami]} instance(s))")
+                warnings.append(
+                    f"{row.env} {' and '.join(how)} revoked image {ami}: {image.revoked}"
+                )
+    return warnings

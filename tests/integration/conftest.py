@@ -92,7 +92,12 @@ class Estate:
 
     def secret(self) -> tuple[str, dict[str, Any]]:
         """The current secret version id and document."""
-        raw = self.client("secretsmanager").get_secret_value(SecretId=self.config.secret_id)
+        # Ask for AWSCURRENT by name: the local AWS (moto 5.2.5) keeps answering the version it
+        # last made current itself when no stage is given, even after UpdateSecretVersionStage
+        # moved AWSCURRENT (as promote's compare-and-swap does); real Secrets Manager does not.
+        raw = self.client("secretsmanager").get_secret_value(
+            SecretId=self.config.secret_id, VersionStage="AWSCURRENT"
+        )
         return raw["VersionId"], json.loads(raw["SecretString"])
 
     def group(self, name: str) -> dict[str, Any]:

@@ -1,0 +1,97 @@
+"""`promote history`: evidence records and events, newest first, for an AMI and/or an env."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from promote import events
+from promote.evidence import EvidenceRef, LedgerStore
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of history: a check (evidence) or a change (event)."""
+
+    stamp: str
+    kind: str
+    ami: str | None
+    envs: tuple[str, ...]
+    summary: str
+    key: str
+    document: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "stamp": self.stamp,
+            "kind": self.kind,
+            "ami": self.ami,
+            "envs": list(self.envs),
+            "summary": self.summary,
+            "key": self.key,
+            "event": self.document,
+        }
+
+
+def _mentions(document: dict[str, Any], ami: str) -> bool:
+    if document.get("ami") == ami or document.get("tested_image") == ami:
+        return True
+    return ami in (document.get("deleted") or {})
+
+
+def _summary(document: dict[str, Any]) -> str:
+    kind = document.get("kind", "?")
+    who = (document.get("actor") or {}).get("user", "?")
+    reason = f": {document['reason']}" if document.get("reason") else ""
+    if kind == "set-ids":
+        after = document.get("after") or {}
+        moves = ", ".join(
+            f"{env} {(document.get('before') or {}).get(env) or '(none)'} -> {ami}"
+            for env, ami in after.items()
+        )
+        return f"set-ids {moves} by {who}"
+    if kind == "publish":
+        return f"published {document.get('ami')} as {document.get('tested_image')} by {who}"
+    if kind == "prune":
+        return f"pruned {', '.join(sorted(document.get('deleted') or {}))} by {who}"
+    envs = ", ".join(document.get("envs") or [])
+    return f"{kind} {document.get('ami') or ''} {envs} by {who}{reason}".replace("  ", " ")
+
+
+def history(store: LedgerStore, ami: str | None = None, env: str | None = None) -> list[Entry]:
+    """Every evidence record and event matching AMI and ENV, newest first."""
+    entries: list[Entry] = []
+    prefix = f"evidence/{ami}/" if ami else "evidence/"
+    for key in store.keys(prefix):
+        ref = EvidenceRef.parse(key)
+        if ref is None or (env and ref.env != env):
+            continue
+        entries.append(
+            Entry(
+                stamp=ref.stamp,
+                kind="evidence",
+                ami=ref.ami,
+                envs=(ref.env,),
+                summary=f"validate {ref.result} for {ref.ami} in {ref.env}",
+                key=key,
+            )
+        )
+    for key, document in events.load_all(store):
+        if ami and not _mentions(document, ami):
+            continue
+        if env and env not in (document.get("envs") or []):
+            continue
+        entries.append(
+            Entry(
+                stamp=events.stamp_of(key),
+                kind=str(document.get("kind", "event")),
+                ami=document.get("ami"),
+                envs=tuple(document.get("envs") or ()),
+                summary=_summary(document),
+                key=key,
+                document=document,
+            )
+        )
+    entries.sort(key=lambda e: (e.stamp, e.key), reverse=True)
+    return entries

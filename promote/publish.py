@@ -1,0 +1,265 @@
+"""`promote publish`: copy an untested image with SUCCESS evidence to a tested image.
+
+A plan of steps is computed first (printed under --dry-run), then executed. The copy is named
+`<tested_name>-<UTC timestamp>`, carries every tag of its source plus `promote:stage=tested` and
+`promote:source-image=<source>`, and the source's launch permissions (and those of envs in other
+accounts). Re-running finds the existing copy by its `promote:source-image` tag, converges its
+tags and permissions, and prints the same id: never two copies.
+
+Waiting for `available` is a bounded poll loop on the injected Clock (not a botocore waiter), so
+unit tests never sleep; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from promote import events
+from promote.errors import check_failed, remote_error, usage_error
+from promote.gate import evaluate
+from promote.images import (
+    TAG_REVOKED,
+    TAG_REVOKED_AT,
+    TAG_REVOKED_BY,
+    TAG_SOURCE,
+    TAG_STAGE,
+    Image,
+    account_of,
+    check_ami_id,
+    require_image,
+    revoked_error,
+)
+from promote.promotion import Backends
+
+DEFAULT_TIMEOUT = 1800.0
+POLL_INTERVAL = 15.0
+# Revocation belongs to the source only; `promote:seed` names the one seeded image of a role
+# in the local AWS, so a copy carrying it would be mistaken for its source on the next seed.
+_NOT_COPIED = {TAG_REVOKED, TAG_REVOKED_AT, TAG_REVOKED_BY, "promote:seed"}
+
+
+@dataclass(frozen=True)
+class CopyImage:
+    """Copy the source image to a new tested image."""
+
+    source: str
+    name: str
+    token: str
+
+    def describe(self) -> str:
+        """One line for the plan."""
+        return f"copy {self.source} to a new image {self.name}"
+
+
+@dataclass(frozen=True)
+class TagImage:
+    """Put the source's tags and the tested stage on the copy."""
+
+    tags: dict[str, str]
+
+    def describe(self) -> str:
+        """One line for the plan."""
+        return "tag the copy: " + ", ".join(f"{k}={v}" for k, v in sorted(self.tags.items()))
+
+
+@dataclass(frozen=True)
+class ShareImage:
+    """Give accounts launch permission on the copy and its snapshots."""
+
+    accounts: tuple[str, ...]
+
+    def describe(self) -> str:
+        """One line for the plan."""
+        return f"share the copy with account(s) {', '.join(self.accounts)}"
+
+
+@dataclass(frozen=True)
+class WaitAvailable:
+    """Wait (bounded) until the copy is available."""
+
+    timeout: float
+
+    def describe(self) -> str:
+        """One line for the plan."""
+        return f"wait up to {int(self.timeout)}s for the copy to be available"
+
+
+@dataclass(frozen=True)
+class RecordPublish:
+    """Write the publish event."""
+
+    def describe(self) -> str:
+        """One line for the plan."""
+        return "record a publish event in the ledger"
+
+
+Step = CopyImage | TagImage | ShareImage | WaitAvailable | RecordPublish
+
+
+@dataclass
+class PublishPlan:
+    """What publish will do for one source image."""
+
+    source: Image
+    evidence_key: str | None
+    existing: Image | None
+    steps: list[Step] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "source": self.source.image_id,
+            "evidence_key": self.evidence_key,
+            "existing_copy": self.existing.image_id if self.existing else None,
+            "steps": [s.describe() for s in self.steps],
+        }
+
+
+def copy_tags(source: Image) -> dict[str, str]:
+    """Every tag of SOURCE (not AWS-reserved or revocation ones) plus the tested stage."""
+    tags = {
+        k: v for k, v in source.tags.items() if not k.startswith("aws:") and k not in _NOT_COPIED
+    }
+    return {**tags, TAG_STAGE: "tested", TAG_SOURCE: source.image_id}
+
+
+def plan(backends: Backends, ami: str, timeout: float = DEFAULT_TIMEOUT) -> PublishPlan:
+    """Check that AMI may be published and work out the steps; writes nothing."""
+    config = backends.config
+    source = require_image(backends.images, check_ami_id(ami), config.region)
+    if source.revoked:
+        raise revoked_error(source)
+    if source.stage == "tested":
+        raise usage_error(
+            f"{ami} is already a tested image (published from {source.source_image or 'unknown'})",
+            "publish the untested image it came from, or use this one as it is",
+        )
+    gate = evaluate(ami, config.test_env, backends.images, backends.ledger, config.region)
+    if not gate.open:
+        raise check_failed(
+            f"{ami} cannot be published: {gate.reason}",
+            f"validate it first: promote validate --env {config.test_env} --ami {ami}",
+        )
+    copies = sorted(backends.images.copies_of(ami), key=lambda i: (i.creation_date, i.image_id))
+    if len(copies) > 1:
+        backends.warn(
+            f"{ami} has {len(copies)} tested copies ({', '.join(c.image_id for c in copies)}); "
+            f"using the oldest, {copies[0].image_id}"
+        )
+    existing = copies[0] if copies else None
+    if existing is not None and existing.revoked:
+        raise check_failed(
+            f"{ami} was published as {existing.image_id}, which is revoked: {existing.revoked}",
+            "a revoked image is never published again; build and validate a new one",
+        )
+    result = PublishPlan(source, gate.evidence_key, existing)
+    now = backends.clock.now()
+    if existing is None:
+        name = f"{config.tested_name}-{now.strftime('%Y%m%dT%H%M%SZ')}"
+        # Same source, same day: the same token, so AWS returns the copy a crashed run started.
+        token = hashlib.sha256(f"{ami}/{now.date().isoformat()}".encode()).hexdigest()[:64]
+        result.steps.append(CopyImage(ami, name, token))
+    tags = copy_tags(source)
+    if existing is None or any(existing.tags.get(k) != v for k, v in tags.items()):
+        result.steps.append(TagImage(tags))
+    accounts = set(backends.images.launch_permissions(ami))
+    accounts.update(
+        a for env in config.envs.values() if env.role_arn and (a := account_of(env.role_arn))
+    )
+    if existing is not None:
+        accounts -= set(backends.images.launch_permissions(existing.image_id))
+    # Share only once available: a pending copy may not have its snapshots yet.
+    if existing is None or existing.state != "available":
+        result.steps.append(WaitAvailable(timeout))
+    if accounts:
+        result.steps.append(ShareImage(tuple(sorted(accounts))))
+    if existing is None:
+        result.steps.append(RecordPublish())
+    return result
+
+
+@dataclass
+class PublishResult:
+    """The tested image and what was done to get it."""
+
+    tested: str
+    source: str
+    created: bool
+    done: list[str]
+    evidence_key: str | None
+    event_key: str | None = None
+    dry_run: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output."""
+        return {
+            "tested_image": self.tested,
+            "source_image": self.source,
+            "created": self.created,
+            "steps": self.done,
+            "evidence_key": self.evidence_key,
+            "event_key": self.event_key,
+            "dry_run": self.dry_run,
+        }
+
+
+def wait_available(backends: Backends, ami: str, timeout: float, interval: float) -> Image:
+    """Poll until AMI is available; remote error (exit 5) when it fails or the time runs out."""
+    deadline = backends.clock.monotonic() + timeout
+    while True:
+        image = backends.images.image(ami)
+        state = image.state if image else "not visible yet"  # DescribeImages lags CopyImage
+        if image and state == "available":
+            return image
+        if state in ("failed", "invalid", "deregistered", "error"):
+            raise remote_error(f"the copy {ami} is {state}", "check the EC2 console, re-run")
+        remaining = deadline - backends.clock.monotonic()
+        if remaining <= 0:
+            raise remote_error(
+                f"the copy {ami} is still {state} after {int(timeout)}s",
+                "re-run publish later: it finds the copy and carries on",
+            )
+        backends.progress(f"{ami}: {state}, waiting ({int(remaining)}s left)")
+        backends.clock.sleep(min(interval, remaining))
+
+
+def execute(
+    backends: Backends, publish_plan: PublishPlan, interval: float = POLL_INTERVAL
+) -> PublishResult:
+    """Run the plan's steps in order; the tested image id."""
+    source = publish_plan.source
+    tested = publish_plan.existing.image_id if publish_plan.existing else ""
+    done: list[str] = []
+    result = PublishResult(tested, source.image_id, False, done, publish_plan.evidence_key)
+    for step in publish_plan.steps:
+        if isinstance(step, CopyImage):
+            tested = backends.images.copy(
+                step.source,
+                step.name,
+                f"tested copy of {source.name}",
+                copy_tags(source),
+                step.token,
+            )
+            result.tested, result.created = tested, True
+            backends.progress(f"copying {source.image_id} to {tested} ({step.name})")
+        elif isinstance(step, TagImage):
+            backends.images.tag(tested, step.tags)
+        elif isinstance(step, ShareImage):
+            backends.images.grant_launch(tested, list(step.accounts))
+        elif isinstance(step, WaitAvailable):
+            wait_available(backends, tested, step.timeout, interval)
+        elif isinstance(step, RecordPublish):
+            result.event_key = backends.record(
+                events.Event(
+                    kind="publish",
+                    subject=source.image_id,
+                    ami=source.image_id,
+                    before={"image": source.image_id, "stage": source.stage},
+                    after={"image": tested, "stage": "tested"},
+                    extra={"tested_image": tested, "evidence_key": publish_plan.evidence_key},
+                )
+            )
+        done.append(step.describe())
+    return result

@@ -1,0 +1,159 @@
+"""`promote release` and `promote dispatch` against a fake GitHub API (GitHub's wire format)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import git
+import pytest
+from click.testing import Result
+
+from tests.fakes.github_server import FakeGitHub
+from tests.integration.conftest import Estate
+
+TOKEN = "ghp_SENTINEL0000000000000000000000000000"
+REPO = "acme/aws-concourse"
+
+
+@pytest.fixture
+def hub() -> Iterator[FakeGitHub]:
+    with FakeGitHub(token=TOKEN) as fake:
+        fake.add_repo(REPO)
+        fake.add_workflow(REPO, "ami-test-apply.yml")
+        yield fake
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> Path:
+    repo = git.Repo.init(tmp_path / "checkout")
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "Rel Eng")
+        config.set_value("user", "email", "releng@example.com")
+    repo.index.commit("Bump Concourse to 7.12.0")
+    (tmp_path / "checkout" / "packer").mkdir()
+    (tmp_path / "checkout" / "packer" / "manifest.json").write_text('{"builds": []}')
+    return tmp_path / "checkout"
+
+
+def gh_env(hub: FakeGitHub, token: str = TOKEN) -> dict[str, str]:
+    return {"GITHUB_TOKEN": token, "GH_TOKEN": "", "GITHUB_API_URL": hub.url}
+
+
+def release(seeded: Estate, hub: FakeGitHub, checkout: Path, token: str = TOKEN) -> Result:
+    return seeded.cli(
+        "-o",
+        "json",
+        "release",
+        "--ami",
+        seeded.untested,
+        "--repo",
+        REPO,
+        "--git-repo",
+        str(checkout),
+        env=gh_env(hub, token),
+    )
+
+
+def test_a_release_is_cut_once_with_its_manifest(
+    seeded: Estate, hub: FakeGitHub, checkout: Path
+) -> None:
+    seeded.cli("validate", "--env", "management-dev", "--timeout", "0")
+
+    first = release(seeded, hub, checkout)
+    second = release(seeded, hub, checkout)
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    tag = f"concourse-7.12.0-{seeded.untested}"
+    made = hub.release_by_tag(REPO, tag)
+    assert made is not None and made.prerelease
+    assert "- Evidence: SUCCESS in management-dev" in made.body
+    assert "Bump Concourse to 7.12.0" in made.body
+    creates = [
+        r for r in hub.requests if r.method == "POST" and r.path == f"/repos/{REPO}/releases"
+    ]
+    assert len(creates) == 1
+    assert [hub.assets[a].name for a in made.asset_ids] == ["packer-manifest.json"]
+    assert json.loads(second.stdout)["created"] is False
+
+
+def test_a_wrong_token_is_exit_5_and_never_printed(
+    seeded: Estate, hub: FakeGitHub, checkout: Path
+) -> None:
+    seeded.cli("validate", "--env", "management-dev", "--timeout", "0")
+    wrong = "ghp_WRONG999999999999999999999999999999"
+
+    result = release(seeded, hub, checkout, token=wrong)
+
+    assert result.exit_code == 5
+    assert "401 Bad credentials" in result.stderr
+    assert "GITHUB_TOKEN" in result.stderr
+    assert wrong not in result.output and TOKEN not in result.output
+    assert not hub.releases
+
+
+def test_an_unknown_repository_is_exit_4(seeded: Estate, hub: FakeGitHub, checkout: Path) -> None:
+    seeded.cli("validate", "--env", "management-dev", "--timeout", "0")
+
+    result = seeded.cli(
+        "release",
+        "--ami",
+        seeded.untested,
+        "--repo",
+        "acme/nope",
+        "--git-repo",
+        str(checkout),
+        env=gh_env(hub),
+    )
+
+    assert result.exit_code == 4
+    assert "not found on GitHub" in result.stderr and "acme/nope" in result.stderr
+
+
+def test_a_rate_limit_with_retry_after_is_waited_out(
+    seeded: Estate, hub: FakeGitHub, checkout: Path
+) -> None:
+    seeded.cli("validate", "--env", "management-dev", "--timeout", "0")
+    hub.fail_next(1, 403)
+
+    result = release(seeded, hub, checkout)
+
+    assert result.exit_code == 0, result.output
+    assert hub.release_by_tag(REPO, f"concourse-7.12.0-{seeded.untested}") is not None
+
+
+def test_dispatch_triggers_the_workflow_with_its_inputs(seeded: Estate, hub: FakeGitHub) -> None:
+    result = seeded.cli(
+        "dispatch",
+        "--workflow",
+        "ami-test-apply.yml",
+        "--repo",
+        REPO,
+        "--input",
+        f"ami={seeded.untested}",
+        env=gh_env(hub),
+    )
+
+    assert result.exit_code == 0, result.output
+    [dispatch] = hub.dispatches
+    assert dispatch.ref == "main" and dispatch.inputs == {"ami": seeded.untested}
+    assert TOKEN not in result.output
+
+
+def test_dispatch_of_an_unknown_workflow_is_exit_4(seeded: Estate, hub: FakeGitHub) -> None:
+    result = seeded.cli("dispatch", "--workflow", "nope.yml", "--repo", REPO, env=gh_env(hub))
+
+    assert result.exit_code == 4
+    assert "not found on GitHub while dispatching nope.yml on main" in result.stderr
+    assert not hub.dispatches
+
+
+def test_dispatch_without_a_token_is_a_usage_error(seeded: Estate) -> None:
+    result = seeded.cli(
+        "dispatch", "--workflow", "ami-test-apply.yml", env={"GITHUB_TOKEN": "", "GH_TOKEN": ""}
+    )
+
+    assert result.exit_code == 2
+    assert "error: dispatch needs a GitHub token" in result.stderr

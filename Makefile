@@ -47,12 +47,15 @@ test: tools lint typecheck  ## lint, type-check and run every test suite
 demo: $(STAMP)  ## the lifecycle on the local AWS, as a story
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
+CONCOURSE_VERSION ?= 7.12.0
+
 ami: $(STAMP)  ## build an untested AMI with Packer: on AWS with credentials, else the local AWS
-	$(BIN)/promote build
+	$(BIN)/promote build --var concourse_version=$(CONCOURSE_VERSION) $(AMI_ARGS)
 
 bench: $(STAMP)  ## run the benchmarks; figures in benchmarks/results/*.json
 	$(BIN)/python benchmarks/validate_scale.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/demo.py
 	$(BIN)/python benchmarks/summary.py
 
 clean:  ## remove the venv and caches

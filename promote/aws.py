@@ -99,7 +99,13 @@ def translate(exc: Exception, doing: str, endpoint: str | None = None) -> Promot
             f"AWS {operation} failed while {doing}: {code} (HTTP {status}): {message}".rstrip(": "),
             f"retried {MAX_ATTEMPTS} times; try again later, or run with -v for details",
         )
-    if isinstance(exc, botocore.exceptions.BotoCoreError | botocore.parsers.ResponseParserError):
+    if isinstance(exc, botocore.parsers.ResponseParserError):
+        return remote_error(
+            f"AWS call failed while {doing}: {where} answered with something that is not an "
+            "AWS response (an HTTP 500 page?)",
+            "run with -v for details",
+        )
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
         first_line = str(exc).splitlines()[0]
         return remote_error(
             f"AWS call failed while {doing}: {first_line}", "run with -v for details"
@@ -730,15 +736,8 @@ class AwsImageCatalog(AwsImages):
     def deprecate(self, ami: str, at: str) -> None:
         """EnableImageDeprecation; any failure (the local AWS answers 500) is a PromoteError."""
         client = self.aws.client("ec2")
-        try:
-            with self.aws.calling(f"deprecating {ami}"):
-                client.enable_image_deprecation(ImageId=ami, DeprecateAt=at)
-        except PromoteError:
-            raise
-        except Exception as exc:  # botocore's ResponseParserError is not a BotoCoreError
-            raise remote_error(
-                f"EnableImageDeprecation failed for {ami}: {type(exc).__name__}"
-            ) from exc
+        with self.aws.calling(f"deprecating {ami}"):
+            client.enable_image_deprecation(ImageId=ami, DeprecateAt=at)
 
     def deregister(self, image: Image) -> list[str]:
         """DeregisterImage, then DeleteSnapshot for each of its snapshots."""

@@ -21,6 +21,7 @@ from promote.images import TAG_CONCOURSE_VERSION, TAG_GIT_SHA, Image
 
 TAG_PREFIX = "concourse-"
 MANIFEST_ASSET = "packer-manifest.json"
+CHANGELOG_MAX = 30
 
 
 def release_tag(image: Image) -> str:
@@ -114,7 +115,9 @@ def draft(
         lines.append(f"- Evidence: none yet ({gate.reason})")
     lines += ["", f"### Changes since {previous_tag or 'the first commit'}", ""]
     if changes:
-        lines += [f"- {c.sha[:7]} {c.subject} ({c.author})" for c in changes]
+        lines += [f"- {c.sha[:7]} {c.subject} ({c.author})" for c in changes[:CHANGELOG_MAX]]
+        if len(changes) > CHANGELOG_MAX:
+            lines.append(f"- ... and {len(changes) - CHANGELOG_MAX} earlier commits")
     else:
         lines.append(f"- no commits since {previous_tag or 'the first commit'}")
     title = f"Concourse {version} AMI {image.image_id}" + (" (prerelease)" if prerelease else "")

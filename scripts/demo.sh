@@ -1,54 +1,95 @@
 #!/usr/bin/env bash
-# The lifecycle on the local AWS, told as a story. Run it with `make demo`.
+# The whole lifecycle on the local AWS, told as a story. Run it with `make demo`.
+#
+#   make ami -> set-ids management-dev -> rollout -> validate -> gate -> publish -> release
+#   -> set-ids management refused (pinned) -> unpin --apply -> rollout + validate management
+#   -> status, history; and one failure chapter: a revoked AMI is refused at the gate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
+work="$root/.cache/demo"
+rm -rf "$work" && mkdir -p "$work"
 
-export PROMOTE_SANDBOX_DIR="${PROMOTE_SANDBOX_DIR:-$PWD/.cache/demo-sandbox}"
-export PROMOTE_CONFIG=""                 # the built-in estate: management-dev and management
+export PROMOTE_SANDBOX_DIR="$work/sandbox"
+export PROMOTE_CONFIG=""                  # the built-in estate: management-dev and management
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export AWS_EC2_METADATA_DISABLED=true     # this laptop is not one of the instances
+unset GITHUB_TOKEN GH_TOKEN               # releases go to a local git repository
 bold=$'\e[1m'; dim=$'\e[2m'; off=$'\e[0m'
 [ -t 1 ] || { bold=""; dim=""; off=""; }
+started=$(date +%s)
 
 chapter() { printf '\n%s== %s ==%s\n' "$bold" "$*" "$off"; }
 say() { printf '%s%s%s\n' "$dim" "$*" "$off"; }
-run() {  # show the command, run it, show its exit code; a non-zero exit is part of the story
-  printf '%s$ %s%s\n' "$bold" "$*" "$off"
+show() { printf '%s$' "$bold"; printf ' %q' "$@"; printf '%s\n' "$off"; }
+run() {  # show the command, run it, show its exit code; a refusal is part of the story
+  show "$@"
   set +e; "$@"; local rc=$?; set -e
   printf '%s(exit %d)%s\n' "$dim" "$rc" "$off"
   return 0
 }
+expect() {  # like run, but the story stops if the exit code is not the expected one
+  local want=$1; shift
+  show "$@"
+  set +e; "$@"; local rc=$?; set -e
+  printf '%s(exit %d)%s\n' "$dim" "$rc" "$off"
+  if [ "$rc" != "$want" ]; then echo "demo: expected exit $want from: $*" >&2; exit 1; fi
+}
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 cleanup() { promote sandbox down >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
-chapter "1. Start the local AWS and seed a Concourse estate"
-say "A moto server on a free loopback port: a base AMI, a VPC, launch templates, web + worker"
-say "ASGs for management-dev (test) and management (production, pinned), the ami-ids secret"
-say "and the evidence bucket. The same commands run unchanged against real AWS."
+chapter "1. The local AWS: a Concourse estate with no AWS account"
+say "A moto server on a free loopback port, seeded with a base AMI, a VPC, launch templates,"
+say "web + worker ASGs for management-dev (test) and management (production, pinned by a"
+say "release manager), the ami-ids secret and the evidence bucket."
 exports=$(promote sandbox up)
 echo "$exports"
 eval "$exports"
-
-chapter "2. What is where"
 run promote status
-untested=$(promote -o json status --env management-dev | python3 -c 'import json,sys; print(json.load(sys.stdin)["envs"][0]["secret_ami"])')
-tested=$(promote -o json status --env management | python3 -c 'import json,sys; print(json.load(sys.stdin)["envs"][0]["secret_ami"])')
-say "management-dev is set to the untested AMI $untested; management runs the tested $tested."
 
-chapter "3. Prove management-dev runs the AMI the secret names"
-say "Every ASG at its full desired count, every instance InService and running on the AMI."
-run promote validate --env management-dev --timeout 30s --interval 2s
+chapter "2. Build an untested AMI (make ami: Packer against the local AWS)"
+expect 0 make --no-print-directory ami
+untested=$(json 'd["builds"][-1]["artifact_id"].split(":")[1]' < packer/manifest.json)
+say "Packer made $untested, tagged promote:stage=untested."
 
-chapter "4. The same AMI is not what production runs: FAILED, with one reason per instance"
-run promote validate --env management --ami "$untested" --timeout 4s --interval 2s
+chapter "3. Deploy it to the test environment only"
+expect 0 promote set-ids --ami "$untested" --env management-dev
+expect 0 promote rollout --env management-dev --interval 1s --timeout 5m
 
-chapter "5. The gate opens only on SUCCESS evidence"
-run promote gate --ami "$untested" --env management-dev
-run promote gate --ami "$untested" --env management
+chapter "4. Prove management-dev runs it, then pass the gate"
+expect 0 promote validate --env management-dev --timeout 1m --interval 2s
+expect 0 promote gate --ami "$untested" --env management-dev
 
-chapter "6. The evidence ledger: one immutable record per check"
+chapter "5. Publish the tested AMI and cut the release"
+tested=$(promote publish --ami "$untested" --interval 1s)
+say "Tested copy: $tested (promote:source-image=$untested). Publishing again finds it:"
+expect 0 promote publish --ami "$untested"
+git clone -q "$root" "$work/aws-concourse"
+git -C "$work/aws-concourse" config user.email "releng@example.com"
+git -C "$work/aws-concourse" config user.name "Release Engineering"
+say "No GITHUB_TOKEN, so the release is an annotated tag + releases/<tag>.md in a clone:"
+expect 0 promote release --ami "$tested" --git-repo "$work/aws-concourse"
+cat "$work/aws-concourse"/releases/*.md
+
+chapter "6. Production is pinned: nothing moves it but a release manager"
+expect 3 promote set-ids --ami "$tested" --env management
+say "The release manager looks at what unpinning would do, then does it (one secret write):"
+expect 0 promote unpin --env management --reason "Concourse 7.12.0 proven in management-dev"
+expect 0 promote unpin --env management --reason "Concourse 7.12.0 proven in management-dev" --apply
+expect 0 promote rollout --env management --interval 1s --timeout 5m
+expect 0 promote validate --env management --timeout 1m --interval 2s
+
+chapter "7. A revoked AMI is refused at the gate"
+expect 0 promote revoke --ami "$untested" --reason "demo: CVE-2026-0001 in the kernel"
+expect 3 promote gate --ami "$untested" --env management-dev
+say "Running instances are untouched; status warns about every env that runs a revoked AMI."
+
+chapter "8. Where everything is"
 run promote status
-say "Existing pipelines still read results/concourse.test (the latest check)."
+run promote history
 
-chapter "7. Stop the local AWS"
+chapter "9. Stop the local AWS"
 trap - EXIT
 run promote sandbox down
+say "The lifecycle took $(( $(date +%s) - started ))s."

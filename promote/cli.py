@@ -472,6 +472,17 @@ def release(
     else:
         app.output.progress("no GITHUB_TOKEN/GH_TOKEN: releasing to the local git repository")
         published = releases.publish_local(local, draft)
+    if published.created:
+        from promote import events
+
+        event = events.Event(
+            kind="release",
+            subject=image.image_id,
+            ami=image.image_id,
+            after={"tag": draft.tag, "location": published.location, "backend": published.backend},
+            reason=draft.title,
+        )
+        events.record(app.ledger, event, app.clock, app.actor(), __version__)
     app.output.result(
         "release",
         {

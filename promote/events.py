@@ -19,7 +19,7 @@ from promote.evidence import LedgerStore
 
 SCHEMA = "promote/event/v1"
 PREFIX = "events/"
-KINDS = ("set-ids", "pin", "unpin", "publish", "revoke", "prune")
+KINDS = ("set-ids", "pin", "unpin", "publish", "release", "revoke", "prune")
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 

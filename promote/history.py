@@ -53,6 +53,9 @@ def _summary(document: dict[str, Any]) -> str:
         return f"set-ids {moves} by {who}"
     if kind == "publish":
         return f"published {document.get('ami')} as {document.get('tested_image')} by {who}"
+    if kind == "release":
+        tag = (document.get("after") or {}).get("tag")
+        return f"released {document.get('ami')} as {tag} by {who}"
     if kind == "prune":
         return f"pruned {', '.join(sorted(document.get('deleted') or {}))} by {who}"
     envs = ", ".join(document.get("envs") or [])

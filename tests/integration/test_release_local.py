@@ -55,6 +55,9 @@ def test_a_proven_untested_ami_is_released_as_a_prerelease_with_its_evidence(
     assert "Bump Concourse to 7.12.0 (Rel Eng)" in body
     assert workdir.tags[tag].tag is not None  # annotated
     assert workdir.head.commit.message == f"Release {tag}"
+    history = seeded.cli("-o", "json", "history", "--ami", seeded.untested)
+    kinds = [e["kind"] for e in json.loads(history.stdout)["entries"]]
+    assert kinds.count("release") == 1
 
 
 def test_releasing_twice_finds_the_first_release(seeded: Estate, workdir: git.Repo) -> None:
@@ -68,6 +71,7 @@ def test_releasing_twice_finds_the_first_release(seeded: Estate, workdir: git.Re
     assert json.loads(second.stdout)["created"] is False
     assert workdir.head.commit.hexsha == head
     assert len(workdir.tags) == 1
+    assert len([k for k in seeded.ledger_keys() if "-release-" in k]) == 1
 
 
 def test_a_tested_ami_without_evidence_is_refused_and_nothing_is_written(

@@ -316,6 +316,8 @@ def _collect(pages: Any, wanted: set[str], found: dict[str, Instance]) -> None:
                         instance_id=raw["InstanceId"],
                         image_id=raw["ImageId"],
                         state=raw["State"]["Name"],
+                        private_dns=raw.get("PrivateDnsName", ""),
+                        private_ip=raw.get("PrivateIpAddress", ""),
                     )
 
 

@@ -178,6 +178,17 @@ def validate(
 )
 @click.option("--resume", is_flag=True, help="Take over a crashed rollout's marker.")
 @click.option("--no-validate", is_flag=True, help="Skip the validate that ends the rollout.")
+@click.option(
+    "--concourse-url",
+    help="Land each worker through this Concourse web node first (token: CONCOURSE_TOKEN).",
+)
+@click.option(
+    "--drain-timeout",
+    type=DURATION,
+    default="15m",
+    show_default=True,
+    help="How long to wait for a landing worker's builds.",
+)
 @pass_app
 def rollout(
     app: AppContext,
@@ -190,6 +201,8 @@ def rollout(
     replace_all: bool,
     resume: bool,
     no_validate: bool,
+    concourse_url: str | None,
+    drain_timeout: float,
 ) -> None:
     """Replace the instances of ENV not on the expected AMI, keeping capacity."""
     from promote import evidence, fleet, render
@@ -219,6 +232,19 @@ def rollout(
             lambda console: render.rollout_plan(console, plan),
         )
         return
+    lander = None
+    if concourse_url:
+        from promote.concourse import ConcourseAPI, WorkerLander
+        from promote.errors import usage_error
+
+        token = app.environ.get("CONCOURSE_TOKEN")
+        if not token:
+            raise usage_error(
+                "--concourse-url needs CONCOURSE_TOKEN",
+                "export CONCOURSE_TOKEN (a bearer token of a team that may land workers)",
+            )
+        api = ConcourseAPI(concourse_url, token)
+        lander = WorkerLander(api, app.clock, app.output.progress, drain_timeout, interval)
     render.progress_plan(app.output.progress, plan)
     executor = rollout_module.Executor(
         env,
@@ -230,6 +256,7 @@ def rollout(
         interval=interval,
         resume=resume,
         actor=_actor_name(app),
+        lander=lander,
     )
     log = executor.run(plan)
     data: dict[str, Any] = {
@@ -238,6 +265,7 @@ def rollout(
         "steps": log.steps,
         "terminated": log.terminated,
         "launched": log.launched,
+        "landed": log.landed,
     }
     result = None
     if not no_validate:

@@ -45,6 +45,8 @@ class Instance:
     instance_id: str
     image_id: str
     state: str
+    private_dns: str = ""
+    private_ip: str = ""
 
 
 class FleetReader(Protocol):
@@ -69,6 +71,18 @@ class SeenInstance:
     health_status: str
     image_id: str | None
     state: str | None
+    private_dns: str = ""
+    private_ip: str = ""
+
+    @property
+    def names(self) -> set[str]:
+        """The names a Concourse worker on this instance may register with."""
+        names = {self.instance_id}
+        if self.private_dns:
+            names |= {self.private_dns, self.private_dns.split(".")[0]}
+        if self.private_ip:
+            names.add(self.private_ip)
+        return names
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for evidence and JSON output."""
@@ -116,6 +130,8 @@ def observe(env: Environment, reader: FleetReader) -> Snapshot:
                     health_status=member.health_status,
                     image_id=instance.image_id if instance else None,
                     state=instance.state if instance else None,
+                    private_dns=instance.private_dns if instance else "",
+                    private_ip=instance.private_ip if instance else "",
                 )
             )
     return Snapshot(env=env.name, groups=tuple(groups), instances=tuple(seen))

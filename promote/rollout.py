@@ -77,6 +77,14 @@ class FleetControl(Protocol):
         ...
 
 
+class WorkerLanding(Protocol):
+    """Lands the Concourse worker on an instance (promote.concourse.WorkerLander)."""
+
+    def land_instance(self, names: set[str]) -> str | None:
+        """Land the worker registered under any of NAMES; its name, or None if none is."""
+        ...
+
+
 @dataclass(frozen=True)
 class GroupPlan:
     """What the rollout will do to one ASG."""
@@ -136,6 +144,7 @@ class RolloutLog:
     steps: list[str] = field(default_factory=list)
     terminated: list[str] = field(default_factory=list)
     launched: list[str] = field(default_factory=list)
+    landed: list[str] = field(default_factory=list)
     capacity_samples: list[tuple[str, int]] = field(default_factory=list)
 
 
@@ -220,6 +229,7 @@ class Executor:
     interval: float = 5.0
     resume: bool = False
     actor: str = "unknown"
+    lander: WorkerLanding | None = None
     log: RolloutLog = field(default_factory=RolloutLog)
 
     def run(self, rollout: RolloutPlan) -> RolloutLog:
@@ -291,7 +301,12 @@ class Executor:
             f"new instances on {ami}",
         )
         self.log.launched.extend(m for m in new if m not in old and m not in group.keep)
+        names = {i.instance_id: i.names for i in self._snapshot().instances if i.instance_id in old}
         for index, instance_id in enumerate(sorted(old), start=1):
+            if self.lander is not None:
+                landed = self.lander.land_instance(names.get(instance_id, {instance_id}))
+                if landed:
+                    self.log.landed.append(landed)
             self.control.terminate(self.env, instance_id)
             self.log.terminated.append(instance_id)
             self._step(f"{group.group}: terminated {instance_id} ({index}/{len(old)})")

@@ -268,3 +268,57 @@ def test_a_group_without_a_launch_template_is_refused_before_any_change(seeded: 
     assert "error: legacy-web launches from a launch configuration" in result.stderr
     assert "--no-launch-template" in result.stderr
     assert seeded.group("legacy-web") == before
+
+
+def test_workers_are_landed_through_concourse_before_termination(seeded: Estate) -> None:
+    from tests.fakes.concourse_server import FakeConcourse
+
+    ec2 = seeded.client("ec2")
+    old = [i["InstanceId"] for i in seeded.group(WORKER)["Instances"]]
+    described = ec2.describe_instances(InstanceIds=old)["Reservations"]
+    dns = {i["InstanceId"]: i["PrivateDnsName"] for r in described for i in r["Instances"]}
+    with FakeConcourse(token="concourse-bearer-sentinel") as concourse:
+        for instance in old:
+            concourse.add_worker(dns[instance].split(".")[0])
+        concourse.add_worker("some-other-worker")
+
+        result = seeded.cli(
+            "rollout",
+            "--env",
+            "management-dev",
+            "--ami",
+            seeded.tested,
+            "--interval",
+            "0.1s",
+            "--timeout",
+            "60s",
+            "--concourse-url",
+            concourse.url,
+            env={**NO_IMDS, "CONCOURSE_TOKEN": "concourse-bearer-sentinel"},
+        )
+
+    assert result.exit_code == 0, result.output
+    assert sorted(concourse.landed) == sorted(dns[i].split(".")[0] for i in old)
+    assert concourse.workers["some-other-worker"].state == "running"
+    assert "concourse-bearer-sentinel" not in result.output
+    for instance in old:
+        assert f"worker {dns[instance].split('.')[0]} is landed" in result.stderr
+
+
+def test_landing_without_a_token_is_refused_before_any_change(seeded: Estate) -> None:
+    before = seeded.group(WORKER)
+
+    result = seeded.cli(
+        "rollout",
+        "--env",
+        "management-dev",
+        "--ami",
+        seeded.tested,
+        "--concourse-url",
+        "http://127.0.0.1:9",
+        env={**NO_IMDS, "CONCOURSE_TOKEN": ""},
+    )
+
+    assert result.exit_code == 2
+    assert "error: --concourse-url needs CONCOURSE_TOKEN" in result.stderr
+    assert seeded.group(WORKER) == before

@@ -321,6 +321,22 @@ def _collect(pages: Any, wanted: set[str], found: dict[str, Instance]) -> None:
                     )
 
 
+def image_from(raw: dict[str, Any]) -> Image:
+    """An Image from a DescribeImages entry, with its snapshot ids."""
+    return Image(
+        image_id=raw["ImageId"],
+        name=raw.get("Name", ""),
+        state=raw.get("State", "unknown"),
+        creation_date=raw.get("CreationDate", ""),
+        tags={t["Key"]: t["Value"] for t in raw.get("Tags", [])},
+        snapshot_ids=tuple(
+            m["Ebs"]["SnapshotId"]
+            for m in raw.get("BlockDeviceMappings", [])
+            if m.get("Ebs", {}).get("SnapshotId")
+        ),
+    )
+
+
 class AwsImages:
     """ImageReader over EC2 in the tooling account."""
 
@@ -337,16 +353,7 @@ class AwsImages:
             if error_code(exc.__cause__) in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
                 return None
             raise
-        if not images:
-            return None
-        raw = images[0]
-        return Image(
-            image_id=raw["ImageId"],
-            name=raw.get("Name", ""),
-            state=raw.get("State", "unknown"),
-            creation_date=raw.get("CreationDate", ""),
-            tags={t["Key"]: t["Value"] for t in raw.get("Tags", [])},
-        )
+        return image_from(images[0]) if images else None
 
 
 class AwsSecrets:
@@ -573,22 +580,6 @@ PENDING_STAGE = "promote-pending"
 _CONFLICT_CODES = {"InvalidParameterException", "InvalidRequestException"}
 
 
-def image_from(raw: dict[str, Any]) -> Image:
-    """An Image from a DescribeImages entry, with its snapshot ids."""
-    return Image(
-        image_id=raw["ImageId"],
-        name=raw.get("Name", ""),
-        state=raw.get("State", "unknown"),
-        creation_date=raw.get("CreationDate", ""),
-        tags={t["Key"]: t["Value"] for t in raw.get("Tags", [])},
-        snapshot_ids=tuple(
-            m["Ebs"]["SnapshotId"]
-            for m in raw.get("BlockDeviceMappings", [])
-            if m.get("Ebs", {}).get("SnapshotId")
-        ),
-    )
-
-
 class AwsSecretVersions(AwsSecrets):
     """SecretWriter (compare-and-swap on the version id) and reader of any staged version."""
 
@@ -653,18 +644,6 @@ class AwsSecretVersions(AwsSecrets):
 
 class AwsImageCatalog(AwsImages):
     """ImageCatalog over EC2 in the tooling account: list, copy, tag, share, deprecate, delete."""
-
-    def image(self, ami: str) -> Image | None:
-        """The image with its snapshot ids, or None."""
-        client = self.aws.client("ec2")
-        try:
-            with self.aws.calling(f"describing {ami}"):
-                images = client.describe_images(ImageIds=[ami])["Images"]
-        except PromoteError as exc:
-            if error_code(exc.__cause__) in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
-                return None
-            raise
-        return image_from(images[0]) if images else None
 
     def _describe(self, doing: str, **kwargs: Any) -> list[Image]:
         client = self.aws.client("ec2")

@@ -544,12 +544,7 @@ def dispatch(
     from promote.errors import usage_error
     from promote.github import GitHubRepo, token_from
 
-    values: dict[str, str] = {}
-    for item in inputs:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise usage_error(f"--input '{item}' is not KEY=VALUE", "e.g. --input ami=ami-0123...")
-        values[key.strip()] = value
+    values = _key_values(inputs, "--input", "ami=ami-0123456789abcdef0")
     token = token_from(app.environ)
     if not token:
         raise usage_error("dispatch needs a GitHub token", "set GITHUB_TOKEN or GH_TOKEN")
@@ -610,14 +605,7 @@ def build(
     from promote.errors import usage_error
     from promote.git import Repository
 
-    values: dict[str, str] = {}
-    for item in variables:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise usage_error(
-                f"--var '{item}' is not KEY=VALUE", "e.g. --var concourse_version=7.12.0"
-            )
-        values[key.strip()] = value
+    values = _key_values(variables, "--var", "concourse_version=7.12.0")
     if not packer_dir.is_dir():
         raise usage_error(f"no Packer templates in {packer_dir}", "run from the repository root")
     env = dict(app.environ)
@@ -683,6 +671,19 @@ def _start_sandbox(app: AppContext) -> str:
     local = replace(app.config, endpoint_url=running.endpoint, profile=None)
     estate.seed(Aws(local, credentials=SANDBOX_CREDENTIALS), local, app.clock)
     return running.endpoint
+
+
+def _key_values(items: tuple[str, ...], flag: str, example: str) -> dict[str, str]:
+    """KEY=VALUE options as a dict; a usage error naming the flag for anything else."""
+    from promote.errors import usage_error
+
+    values: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise usage_error(f"{flag} '{item}' is not KEY=VALUE", f"e.g. {flag} {example}")
+        values[key.strip()] = value
+    return values
 
 
 def _require_endpoint(app: AppContext) -> None:

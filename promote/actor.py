@@ -29,13 +29,20 @@ def describe_actor(environ: Mapping[str, str], aws_identity: str | None) -> dict
                 environ.get("GITHUB_RUN_ID", ""),
             ),
         }
-    elif environ.get("BUILD_ID") and environ.get("ATC_EXTERNAL_URL"):
+    elif environ.get("BUILD_PIPELINE_NAME") and environ.get("BUILD_JOB_NAME"):
+        # Concourse gives BUILD_* to resources; tasks get them only as params the pipeline
+        # sets, so the URL is there only when ATC_EXTERNAL_URL and BUILD_ID are passed too.
+        url = (
+            f"{environ['ATC_EXTERNAL_URL']}/builds/{environ['BUILD_ID']}"
+            if environ.get("ATC_EXTERNAL_URL") and environ.get("BUILD_ID")
+            else None
+        )
         actor["ci"] = {
             "system": "concourse",
             "team": environ.get("BUILD_TEAM_NAME"),
             "pipeline": environ.get("BUILD_PIPELINE_NAME"),
             "job": environ.get("BUILD_JOB_NAME"),
             "build": environ.get("BUILD_NAME"),
-            "url": f"{environ['ATC_EXTERNAL_URL']}/builds/{environ['BUILD_ID']}",
+            "url": url,
         }
     return actor

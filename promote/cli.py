@@ -179,6 +179,12 @@ def validate(
 @click.option("--resume", is_flag=True, help="Take over a crashed rollout's marker.")
 @click.option("--no-validate", is_flag=True, help="Skip the validate that ends the rollout.")
 @click.option(
+    "--asg",
+    "asgs",
+    multiple=True,
+    help="Only this ASG of ENV (repeatable), e.g. the workers for a worker refresh.",
+)
+@click.option(
     "--concourse-url",
     help="Land each worker through this Concourse web node first (token: CONCOURSE_TOKEN).",
 )
@@ -201,6 +207,7 @@ def rollout(
     replace_all: bool,
     resume: bool,
     no_validate: bool,
+    asgs: tuple[str, ...],
     concourse_url: str | None,
     drain_timeout: float,
 ) -> None:
@@ -221,6 +228,7 @@ def rollout(
         replace_all=replace_all,
         update_template=not keep_template,
         this_instance=this_instance,
+        only=asgs,
     )
     rollout_module.check_plan(env, plan, not keep_template)
     for protected in plan.protected:

@@ -166,12 +166,25 @@ def plan(
     replace_all: bool = False,
     update_template: bool = True,
     this_instance: str | None = None,
+    only: tuple[str, ...] = (),
 ) -> RolloutPlan:
-    """Which members of each ASG to replace and keep, and the launch template change."""
+    """Which members of each ASG to replace and keep, and the launch template change.
+
+    ONLY limits the plan to those ASGs of the env (e.g. the workers, for a worker refresh).
+    """
+    unknown = sorted(set(only) - set(env.autoscaling_groups))
+    if unknown:
+        raise PromoteError(
+            f"{', '.join(unknown)} is not an ASG of {env.name}",
+            f"its ASGs: {', '.join(env.autoscaling_groups)}",
+            ExitCode.USAGE,
+        )
     snapshot = observe(env, reader)
     groups = []
     protected = []
     for group in snapshot.groups:
+        if only and group.name not in only:
+            continue
         members = [i for i in snapshot.instances if i.group == group.name]
         replace = [i.instance_id for i in members if replace_all or not _on(i, expected_ami)]
         kept_here = []

@@ -322,3 +322,42 @@ def test_landing_without_a_token_is_refused_before_any_change(seeded: Estate) ->
     assert result.exit_code == 2
     assert "error: --concourse-url needs CONCOURSE_TOKEN" in result.stderr
     assert seeded.group(WORKER) == before
+
+
+def test_asg_limits_a_refresh_to_the_workers(seeded: Estate) -> None:
+    web_before = {i["InstanceId"] for i in seeded.group(WEB)["Instances"]}
+    workers_before = {i["InstanceId"] for i in seeded.group(WORKER)["Instances"]}
+
+    result = seeded.cli(
+        "rollout",
+        "--env",
+        "management-dev",
+        "--asg",
+        WORKER,
+        "--replace-all",
+        "--interval",
+        "0.2s",
+        "--timeout",
+        "60s",
+        "--no-validate",
+        env=NO_IMDS,
+    )
+
+    assert result.exit_code == 0, result.output
+    assert {i["InstanceId"] for i in seeded.group(WEB)["Instances"]} == web_before
+    assert not workers_before & {i["InstanceId"] for i in seeded.group(WORKER)["Instances"]}
+
+
+def test_an_asg_of_another_env_is_refused(seeded: Estate) -> None:
+    result = seeded.cli(
+        "rollout",
+        "--env",
+        "management-dev",
+        "--asg",
+        "concourse-worker-management",
+        "--dry-run",
+        env=NO_IMDS,
+    )
+
+    assert result.exit_code == 2
+    assert "error: concourse-worker-management is not an ASG of management-dev" in result.stderr

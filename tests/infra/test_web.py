@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import http_get, journal_cursor, journal_since, unit_property
+from conftest import http_get, journal_cursor, unit_property, wait_for_journal
 
 pytestmark = pytest.mark.role("web")
 
@@ -59,14 +59,16 @@ def test_web_health_check_reads_the_api_version(host):
     cursor = journal_cursor(host)
     host.run_expect([0], "systemctl start concourse-health@web.service")
     version = host.file("/etc/concourse/version").content_string.strip()
-    assert f"reports version {version}" in journal_since(host, "concourse-health@web.service", cursor)
+    expected = f"reports version {version}"
+    assert expected in wait_for_journal(host, "concourse-health@web.service", cursor, expected)
 
 
 def test_web_stops_cleanly(host):
     cursor = journal_cursor(host)
     host.run_expect([0], f"timeout 90 systemctl stop {WEB}")
     try:
-        assert "received SIGTERM, web stopping" in journal_since(host, WEB, cursor)
+        message = "received SIGTERM, web stopping"
+        assert message in wait_for_journal(host, WEB, cursor, message)
         assert unit_property(host, WEB, "Result") == "success"
     finally:
         host.run_expect([0], "systemctl start concourse-web.target")

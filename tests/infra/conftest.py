@@ -120,6 +120,16 @@ def wait_for_journal(host, unit: str, cursor: str, text: str, timeout_s: float =
         time.sleep(0.5)
 
 
+def wait_for_invocation_log(host, invocation_id: str, text: str, timeout_s: float = 20) -> str:
+    """Everything one run of a unit logged (by its InvocationID), once it contains text."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        journal = host.check_output(f"journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID={invocation_id}")
+        if text in journal or time.monotonic() > deadline:
+            return journal
+        time.sleep(0.5)
+
+
 def journal_cursor(host) -> str:
     """The current end of the journal, to read only what a test causes."""
     return host.check_output("journalctl --no-pager -n 0 --show-cursor | sed -n 's/^-- cursor: //p'")

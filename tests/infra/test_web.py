@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import http_get, journal_cursor, unit_property, wait_for_journal
+from conftest import http_get, journal_cursor, unit_property, wait_for_invocation_log, wait_for_journal
 
 pytestmark = pytest.mark.role("web")
 
@@ -64,11 +64,11 @@ def test_web_health_check_reads_the_api_version(host):
 
 
 def test_web_stops_cleanly(host):
-    cursor = journal_cursor(host)
+    invocation = unit_property(host, WEB, "InvocationID")
     host.run_expect([0], f"timeout 90 systemctl stop {WEB}")
     try:
         message = "received SIGTERM, web stopping"
-        assert message in wait_for_journal(host, WEB, cursor, message)
+        assert message in wait_for_invocation_log(host, invocation, message)
         assert unit_property(host, WEB, "Result") == "success"
     finally:
         host.run_expect([0], "systemctl start concourse-web.target")

@@ -4,7 +4,7 @@ import re
 import signal
 
 import pytest
-from conftest import http_get, journal_cursor, unit_property, wait_for_journal
+from conftest import http_get, journal_cursor, unit_property, wait_for_invocation_log, wait_for_journal
 
 pytestmark = pytest.mark.role("worker")
 
@@ -97,11 +97,10 @@ def test_worker_health_check_reaches_threshold_and_only_logs_without_imds(host):
 
 
 def test_worker_retires_on_stop(host):
-    cursor = journal_cursor(host)
+    invocation = unit_property(host, WORKER, "InvocationID")
     host.run_expect([0], f"timeout 120 systemctl stop {WORKER}")
     try:
-        journal = wait_for_journal(host, WORKER, cursor, RETIRE_MESSAGE)
-        assert RETIRE_MESSAGE in journal
+        assert RETIRE_MESSAGE in wait_for_invocation_log(host, invocation, RETIRE_MESSAGE)
         # Retiring is a clean exit, not a kill after the timeout.
         assert unit_property(host, WORKER, "Result") == "success"
         assert unit_property(host, WORKER, "ExecMainStatus") == "0"

@@ -45,7 +45,7 @@ $(VM_SSH_KEY):
 vm-deps: vm-apt-deps $(VM_VENV)/.installed $(VM_SSH_KEY)
 
 ansible-lint: $(VM_VENV)/.installed
-	cd ansible && $(CURDIR)/$(VM_VENV)/bin/ansible-lint --profile production
+	cd ansible && PATH="$(CURDIR)/$(VM_VENV)/bin:$$PATH" ansible-lint --profile production
 
 # Runs from the repository root: the templates' default paths are relative to it.
 packer-validate: vm-deps

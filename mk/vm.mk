@@ -9,6 +9,10 @@
 #   make vm-test          vm-image, then boot it per role and run tests/infra over SSH
 #   make bench-vm         time the chain cold and cached -> benchmarks/results/image.json
 #   make vm-clean         drop the VM cache (keeps the venv)
+#   make packer-build-sandbox PACKER_VARS='-var endpoint=http://127.0.0.1:PORT -var manifest_path=...'
+#                         amazon-ebs against the local AWS endpoint (no instance, no provisioner)
+#   make packer-build-aws PACKER_VARS='-var concourse_tarball_url=... -var concourse_tarball_sha256=...'
+#                         amazon-ebs on real AWS, provisioned by the Ansible roles
 
 VM_VENV      ?= .cache/vm-venv
 VM_CACHE_DIR ?= .cache/vm
@@ -18,7 +22,10 @@ VM_BENCH_OUT ?= benchmarks/results/image.json
 VM_ENV = PATH="$(CURDIR)/$(VM_VENV)/bin:$$PATH" VM_VENV=$(VM_VENV) VM_CACHE_DIR=$(VM_CACHE_DIR) \
          VM_SSH_KEY=$(VM_SSH_KEY) CHECKPOINT_DISABLE=1
 
-.PHONY: vm-deps vm-apt-deps ansible-lint packer-validate vm-image vm-test bench-vm vm-clean
+PACKER_VARS ?=
+
+.PHONY: vm-deps vm-apt-deps ansible-lint packer-validate vm-image vm-test bench-vm vm-clean \
+        packer-build-sandbox packer-build-aws
 
 vm-apt-deps:
 	@missing=""; \
@@ -64,3 +71,12 @@ bench-vm: vm-deps
 
 vm-clean:
 	rm -rf $(VM_CACHE_DIR)/base-* $(VM_CACHE_DIR)/image-* $(VM_CACHE_DIR)/run $(VM_CACHE_DIR)/fixture
+
+# The manifest (default packer/manifest.json, or -var manifest_path=...) holds the AMI as
+# builds[-1].artifact_id = "<region>:<ami-id>". AWS credentials come from the environment
+# (any non-empty pair for the sandbox).
+packer-build-sandbox: vm-deps
+	$(VM_ENV) packer build -color=false -only=amazon-ebs.sandbox $(PACKER_VARS) packer/
+
+packer-build-aws: vm-deps
+	$(VM_ENV) packer build -color=false -only=amazon-ebs.aws $(PACKER_VARS) packer/

@@ -24,10 +24,10 @@ locals {
 
 # Real AWS: Amazon Linux 2023, provisioned by the Ansible roles over SSH.
 source "amazon-ebs" "aws" {
-  region        = var.aws_region
-  instance_type = var.instance_type
-  subnet_id     = var.subnet_id
-  ami_name      = local.ami_name
+  region          = var.aws_region
+  instance_type   = var.instance_type
+  subnet_id       = var.subnet_id
+  ami_name        = local.ami_name
   ami_description = "Concourse ${var.concourse_version} (web + worker), untested, git ${var.git_sha}"
 
   source_ami_filter {

@@ -21,6 +21,7 @@ import json
 import os
 import pathlib
 import subprocess
+import time
 
 import pytest
 
@@ -106,6 +107,27 @@ def http_get(host, url: str) -> str:
 def journal_since(host, unit: str, cursor: str) -> str:
     """The unit's journal messages after cursor."""
     return host.check_output(f"journalctl --no-pager -o cat -u {unit} --after-cursor='{cursor}'")
+
+
+def wait_for_journal(host, unit: str, cursor: str, text: str, timeout_s: float = 20) -> str:
+    """The unit's journal after cursor, once it contains text (journald reads stdout streams
+    asynchronously, so a line written just before a process exits can arrive a moment later)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        journal = journal_since(host, unit, cursor)
+        if text in journal or time.monotonic() > deadline:
+            return journal
+        time.sleep(0.5)
+
+
+def wait_for_invocation_log(host, invocation_id: str, text: str, timeout_s: float = 20) -> str:
+    """Everything one run of a unit logged (by its InvocationID), once it contains text."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        journal = host.check_output(f"journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID={invocation_id}")
+        if text in journal or time.monotonic() > deadline:
+            return journal
+        time.sleep(0.5)
 
 
 def journal_cursor(host) -> str:

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import http_get, journal_cursor, journal_since, unit_property
+from conftest import http_get, journal_cursor, unit_property, wait_for_invocation_log, wait_for_journal
 
 pytestmark = pytest.mark.role("web")
 
@@ -17,13 +17,20 @@ def test_web_runs_as_the_concourse_user(host):
 
 
 def test_web_keys_are_root_only_and_reach_the_unit_as_credentials(host):
-    for name in ("session_signing_key", "tsa_host_key", "authorized_worker_keys"):
+    pid = unit_property(host, WEB, "MainPID")
+    raw = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ")
+    env = dict(line.split("=", 1) for line in raw.splitlines() if "=" in line)
+    credentials_dir = env["CREDENTIALS_DIRECTORY"]
+    for variable, name in (("CONCOURSE_SESSION_SIGNING_KEY", "session_signing_key"),
+                           ("CONCOURSE_TSA_HOST_KEY", "tsa_host_key"),
+                           ("CONCOURSE_TSA_AUTHORIZED_KEYS", "authorized_worker_keys")):
         key = host.file(f"/etc/concourse/{name}")
         assert key.is_file, name
         assert (key.user, key.group, key.mode) == ("root", "root", 0o600), name
-    credentials = unit_property(host, WEB, "LoadCredential")
-    for name in ("session_signing_key", "tsa_host_key", "authorized_worker_keys"):
-        assert f"{name}:/etc/concourse/{name}" in credentials.replace(" ", ":"), credentials
+        # The unit reads systemd's private copy, not the root-only original.
+        assert env[variable] == f"{credentials_dir}/{name}"
+        copy = host.file(env[variable])
+        assert copy.is_file and copy.sha256sum == key.sha256sum, name
 
 
 def test_web_cannot_read_the_key_files_directly(host):
@@ -52,14 +59,16 @@ def test_web_health_check_reads_the_api_version(host):
     cursor = journal_cursor(host)
     host.run_expect([0], "systemctl start concourse-health@web.service")
     version = host.file("/etc/concourse/version").content_string.strip()
-    assert f"reports version {version}" in journal_since(host, "concourse-health@web.service", cursor)
+    expected = f"reports version {version}"
+    assert expected in wait_for_journal(host, "concourse-health@web.service", cursor, expected)
 
 
 def test_web_stops_cleanly(host):
-    cursor = journal_cursor(host)
+    invocation = unit_property(host, WEB, "InvocationID")
     host.run_expect([0], f"timeout 90 systemctl stop {WEB}")
     try:
-        assert "received SIGTERM, web stopping" in journal_since(host, WEB, cursor)
+        message = "received SIGTERM, web stopping"
+        assert message in wait_for_invocation_log(host, invocation, message)
         assert unit_property(host, WEB, "Result") == "success"
     finally:
         host.run_expect([0], "systemctl start concourse-web.target")

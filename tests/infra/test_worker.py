@@ -4,7 +4,7 @@ import re
 import signal
 
 import pytest
-from conftest import http_get, journal_cursor, journal_since, unit_property
+from conftest import http_get, journal_cursor, unit_property, wait_for_invocation_log, wait_for_journal
 
 pytestmark = pytest.mark.role("worker")
 
@@ -70,7 +70,7 @@ def test_worker_health_timer_is_active(host):
 def test_worker_health_check_passes_on_a_healthy_worker(host):
     cursor = journal_cursor(host)
     host.run_expect([0], "systemctl start concourse-health@worker.service")
-    assert "worker healthy" in journal_since(host, "concourse-health@worker.service", cursor)
+    assert "worker healthy" in wait_for_journal(host, "concourse-health@worker.service", cursor, "worker healthy")
 
 
 def test_worker_health_check_reaches_threshold_and_only_logs_without_imds(host):
@@ -82,7 +82,7 @@ def test_worker_health_check_reaches_threshold_and_only_logs_without_imds(host):
         for _ in range(threshold):
             # Exit 0 each time: no IMDS on this host is not a failure of the check itself.
             host.run_expect([0], "systemctl start concourse-health@worker.service")
-        journal = journal_since(host, "concourse-health@worker.service", cursor)
+        journal = wait_for_journal(host, "concourse-health@worker.service", cursor, "no instance metadata service")
         assert f"worker check failed {threshold} time(s) in a row" in journal
         assert f"reached the threshold of {threshold}" in journal
         assert "no instance metadata service" in journal
@@ -92,16 +92,15 @@ def test_worker_health_check_reaches_threshold_and_only_logs_without_imds(host):
                          "u.urlopen(\\\"http://127.0.0.1:8888/\\\", timeout=2)\" 2>/dev/null; do sleep 1; done'")
     cursor = journal_cursor(host)
     host.run_expect([0], "systemctl start concourse-health@worker.service")
-    assert "worker healthy" in journal_since(host, "concourse-health@worker.service", cursor)
+    assert "worker healthy" in wait_for_journal(host, "concourse-health@worker.service", cursor, "worker healthy")
     assert host.file("/run/concourse-health/worker.failures").content_string.strip() == "0"
 
 
 def test_worker_retires_on_stop(host):
-    cursor = journal_cursor(host)
+    invocation = unit_property(host, WORKER, "InvocationID")
     host.run_expect([0], f"timeout 120 systemctl stop {WORKER}")
     try:
-        journal = journal_since(host, WORKER, cursor)
-        assert RETIRE_MESSAGE in journal
+        assert RETIRE_MESSAGE in wait_for_invocation_log(host, invocation, RETIRE_MESSAGE)
         # Retiring is a clean exit, not a kill after the timeout.
         assert unit_property(host, WORKER, "Result") == "success"
         assert unit_property(host, WORKER, "ExecMainStatus") == "0"

@@ -41,8 +41,9 @@ unit: $(STAMP)  ## unit tests (no network)
 integration: $(STAMP)  ## integration tests against the local AWS (moto server)
 	$(BIN)/pytest tests/integration
 
-test: tools lint typecheck  ## lint, type-check and run every test suite
+test: tools lint typecheck  ## lint, type-check, every pytest suite, then the VM chain (make vm-test)
 	$(BIN)/pytest
+	$(MAKE) --no-print-directory ansible-lint packer-validate vm-test
 
 demo: $(STAMP)  ## the lifecycle on the local AWS, as a story
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
@@ -53,6 +54,8 @@ ami: $(STAMP)  ## build an untested AMI with Packer: on AWS with credentials, el
 	$(BIN)/promote build --var concourse_version=$(CONCOURSE_VERSION) $(AMI_ARGS)
 
 bench: $(STAMP)  ## run the benchmarks; figures in benchmarks/results/*.json
+	$(MAKE) --no-print-directory bench-vm
+	$(BIN)/python benchmarks/image.py
 	$(BIN)/python benchmarks/validate_scale.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/demo.py
@@ -60,3 +63,5 @@ bench: $(STAMP)  ## run the benchmarks; figures in benchmarks/results/*.json
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+include mk/vm.mk

@@ -681,6 +681,23 @@ def _start_sandbox(app: AppContext) -> str:
     return running.endpoint
 
 
+@cli.command("iam-policy")
+@click.argument("commands", nargs=-1)
+@pass_app
+def iam_policy(app: AppContext, commands: tuple[str, ...]) -> None:
+    """The least-privilege IAM policy for COMMANDS (every command when none are named)."""
+    import json
+
+    from promote import permissions
+
+    document = permissions.policy(app.config, list(commands))
+    app.output.result(
+        "iam-policy",
+        {"commands": list(commands), "policy": document},
+        lambda console: console.print(json.dumps(document, indent=2), markup=False),
+    )
+
+
 def _key_values(items: tuple[str, ...], flag: str, example: str) -> dict[str, str]:
     """KEY=VALUE options as a dict; a usage error naming the flag for anything else."""
     from promote.errors import usage_error

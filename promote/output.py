@@ -40,7 +40,7 @@ class Output:
         from rich.console import Console
 
         width = None if self.stdout.isatty() else 160
-        return Console(file=self.stdout, highlight=False, width=width)
+        return Console(file=self.stdout, highlight=False, emoji=False, width=width)
 
     def result(self, command: str, data: dict[str, Any], text: Callable[[Console], None]) -> None:
         """Write the command's result: one JSON document, or text for people."""

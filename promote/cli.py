@@ -266,7 +266,9 @@ def rollout(
         actor=_actor_name(app),
         lander=lander,
     )
-    log = executor.run(plan)
+    with app.output.bar(f"rolling {env.name}", plan.replacements) as advance:
+        executor.replaced = advance
+        log = executor.run(plan)
     data: dict[str, Any] = {
         "dry_run": False,
         "plan": plan.as_dict(),

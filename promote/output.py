@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from promote.errors import PromoteError
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress
 
 SCHEMA = "promote/v1"
 Format = Literal["text", "json"]
@@ -34,6 +36,7 @@ class Output:
         self.verbose = verbose
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
+        self._bar: Progress | None = None
 
     def console(self) -> Console:
         """A rich console on stdout, for text results."""
@@ -52,9 +55,40 @@ class Output:
         self.stdout.flush()
 
     def progress(self, line: str) -> None:
-        """A progress line on stderr."""
+        """A progress line on stderr (above the progress bar, when one is shown)."""
+        if self._bar is not None:
+            self._bar.console.print(line, markup=False, highlight=False)
+            return
         self.stderr.write(line + "\n")
         self.stderr.flush()
+
+    @contextmanager
+    def bar(self, description: str, total: int) -> Iterator[Callable[[], None]]:
+        """A progress bar on stderr when it is a terminal; yields the function that advances it.
+
+        Off a terminal (CI logs, pipes) there is no bar: the progress lines say it all.
+        """
+        if not self.stderr.isatty() or total <= 0:
+            yield lambda: None
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        console = Console(file=self.stderr, highlight=False, emoji=False)
+        with Progress(
+            "{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(description, total=total)
+            self._bar = bar
+            try:
+                yield lambda: bar.advance(task)
+            finally:
+                self._bar = None
 
     def warn(self, message: str) -> None:
         """A warning on stderr."""

@@ -243,6 +243,7 @@ class Executor:
     resume: bool = False
     actor: str = "unknown"
     lander: WorkerLanding | None = None
+    replaced: Callable[[], None] = lambda: None
     log: RolloutLog = field(default_factory=RolloutLog)
 
     def run(self, rollout: RolloutPlan) -> RolloutLog:
@@ -322,6 +323,7 @@ class Executor:
                     self.log.landed.append(landed)
             self.control.terminate(self.env, instance_id)
             self.log.terminated.append(instance_id)
+            self.replaced()
             self._step(f"{group.group}: terminated {instance_id} ({index}/{len(old)})")
             self._wait(
                 group.group,

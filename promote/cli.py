@@ -307,14 +307,28 @@ def _actor_name(app: AppContext) -> str:
 @cli.command()
 @click.option("--ami", required=True, help="AMI to check.")
 @click.option("--env", "env_name", help="Environment; default: test_env from the config.")
+@click.option(
+    "--wait",
+    type=DURATION,
+    default="0",
+    show_default=True,
+    help="Keep asking until the gate opens or this much time has passed (a pipeline's gate).",
+)
+@click.option("--interval", type=DURATION, default="30s", show_default=True)
 @pass_app
-def gate(app: AppContext, ami: str, env_name: str | None) -> None:
+def gate(app: AppContext, ami: str, env_name: str | None, wait: float, interval: float) -> None:
     """Exit 0 only when AMI has SUCCESS evidence in ENV and is not revoked."""
     from promote import gate as gate_module
     from promote import render
 
     env = app.config.environment(env_name or app.config.test_env)
-    result = gate_module.evaluate(ami, env.name, app.images, app.ledger, app.config.region)
+    result = gate_module.wait_open(
+        lambda: gate_module.evaluate(ami, env.name, app.images, app.ledger, app.config.region),
+        app.clock,
+        wait,
+        interval,
+        app.output.progress,
+    )
     app.output.result("gate", result.as_dict(), lambda console: render.gate(console, result))
     if not result.open:
         click.get_current_context().exit(ExitCode.CHECK_FAILED)

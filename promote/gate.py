@@ -8,9 +8,11 @@ and the later failure may be about the environment (a scale-in, a replacement in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from promote.clock import Clock
 from promote.evidence import EvidenceRef, LedgerStore, load, records_for
 from promote.images import Image, ImageReader, require_image
 
@@ -77,3 +79,21 @@ def evaluate(
         evidence=load(store, chosen),
         newer_failures=newer_failures,
     )
+
+
+def wait_open(
+    check: Callable[[], GateResult],
+    clock: Clock,
+    wait: float,
+    interval: float,
+    progress: Callable[[str], None],
+) -> GateResult:
+    """Ask CHECK until the gate opens or WAIT seconds pass; a revoked image stops at once."""
+    deadline = clock.monotonic() + wait
+    while True:
+        result = check()
+        remaining = deadline - clock.monotonic()
+        if result.open or result.image.revoked or remaining <= 0:
+            return result
+        progress(f"gate closed for {result.ami} in {result.env}: {result.reason}; waiting")
+        clock.sleep(min(interval, remaining))

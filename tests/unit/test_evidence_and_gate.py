@@ -157,3 +157,39 @@ def test_the_gate_of_an_unknown_or_malformed_ami_is_refused() -> None:
     assert unknown.value.exit_code == 4
     assert unknown.value.message == f"{UNTESTED} not found in eu-west-2"
     assert malformed.value.exit_code == 2
+
+
+def test_the_gate_waits_for_evidence_that_arrives_later() -> None:
+    from promote.gate import wait_open
+
+    ledger, clock = MemoryLedger(), FakeClock()
+    images = MemoryImages(image(UNTESTED))
+    calls = {"n": 0}
+
+    def check() -> object:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            write(ledger, clock, UNTESTED, "management-dev", "SUCCESS")
+        return evaluate(UNTESTED, "management-dev", images, ledger, "eu-west-2")
+
+    result = wait_open(check, clock, 600, 30, lambda _: None)  # type: ignore[arg-type]
+
+    assert result.open
+    assert clock.slept[:2] == [30, 30]
+
+
+def test_the_gate_stops_waiting_at_once_for_a_revoked_image() -> None:
+    from promote.gate import wait_open
+
+    clock = FakeClock()
+    revoked = MemoryImages(image(UNTESTED, **{"promote:revoked": "bad"}))
+
+    result = wait_open(
+        lambda: evaluate(UNTESTED, "management-dev", revoked, MemoryLedger(), "eu-west-2"),
+        clock,
+        600,
+        30,
+        lambda _: None,
+    )
+
+    assert not result.open and clock.slept == []

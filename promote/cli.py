@@ -252,6 +252,7 @@ def rollout(
                 "export CONCOURSE_TOKEN (a bearer token of a team that may land workers)",
             )
         api = ConcourseAPI(concourse_url, token)
+        api.workers()  # a wrong URL or token fails here, before anything changes
         lander = WorkerLander(api, app.clock, app.output.progress, drain_timeout, interval)
     render.progress_plan(app.output.progress, plan)
     executor = rollout_module.Executor(

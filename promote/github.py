@@ -37,6 +37,18 @@ def token_from(environ: Mapping[str, str]) -> str | None:
     return environ.get("GITHUB_TOKEN") or environ.get("GH_TOKEN") or None
 
 
+def _validation_details(data: object) -> str:
+    """`; field: code` for each error GitHub lists in a 422 body."""
+    if not isinstance(data, dict):
+        return ""
+    parts = [
+        f"{e.get('field') or e.get('resource') or '?'}: {e.get('code') or e.get('message')}"
+        for e in data.get("errors") or []
+        if isinstance(e, dict)
+    ]
+    return f"; {', '.join(parts)}" if parts else ""
+
+
 class GitHubRepo:
     """One repository on GitHub, reached with a token."""
 
@@ -89,11 +101,19 @@ class GitHubRepo:
                     f"GitHub refused {doing} (403: {message or 'Forbidden'})",
                     "the token needs contents: write (releases) or actions: write (dispatch)",
                 ) from None
+            if exc.status == 422:
+                details = _validation_details(exc.data)
+                raise PromoteError(
+                    f"GitHub refused {doing} as invalid (422: {message or 'Validation Failed'}"
+                    f"{details})",
+                    "check the values given (for dispatch: the workflow's declared inputs)",
+                    ExitCode.USAGE,
+                ) from exc
             raise PromoteError(
                 f"GitHub answered {exc.status} while {doing}: {message or 'error'}",
-                "run with -v for details",
+                "retried where GitHub allows it; run with -v for the details",
                 ExitCode.REMOTE,
-            ) from None
+            ) from exc
 
     @property
     def repo(self) -> github.Repository.Repository:

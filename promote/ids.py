@@ -121,8 +121,15 @@ def parse(secret_id: str, version: SecretVersion) -> AmiIds:
     raw = version.value
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise usage_error(
+            f"secret {secret_id} is stored as SecretBinary that is not UTF-8 text "
+            f"(byte {exc.start}), so not a JSON document",
+            hint,
+        ) from exc
+    try:
         document = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise usage_error(f"secret {secret_id} is not valid JSON: {exc}", hint) from exc
     if not isinstance(document, dict):
         raise usage_error(

@@ -114,7 +114,7 @@ class Estate:
         return {
             "ledger": {k: self.ledger_object(k) for k in self.ledger_keys()},
             "secret": self.client("secretsmanager").get_secret_value(
-                SecretId=self.config.secret_id
+                SecretId=self.config.secret_id, VersionStage="AWSCURRENT"
             )["VersionId"],
             "images": sorted((i["ImageId"], json.dumps(i.get("Tags", []))) for i in images),
         }

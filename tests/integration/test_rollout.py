@@ -361,3 +361,24 @@ def test_an_asg_of_another_env_is_refused(seeded: Estate) -> None:
 
     assert result.exit_code == 2
     assert "error: concourse-worker-management is not an ASG of management-dev" in result.stderr
+
+
+def test_a_wrong_concourse_token_is_refused_before_any_change(seeded: Estate) -> None:
+    from tests.fakes.concourse_server import FakeConcourse
+
+    before = {g: seeded.group(g) for g in (WEB, WORKER)}
+    with FakeConcourse(token="right") as concourse:
+        result = seeded.cli(
+            "rollout",
+            "--env",
+            "management-dev",
+            "--ami",
+            seeded.tested,
+            "--concourse-url",
+            concourse.url,
+            env={**NO_IMDS, "CONCOURSE_TOKEN": "wrong"},
+        )
+
+    assert result.exit_code == 5
+    assert "error: Concourse refused GET /api/v1/workers (401)" in result.stderr
+    assert {g: seeded.group(g) for g in (WEB, WORKER)} == before

@@ -26,7 +26,7 @@ tools:  ## system packages the tests drive (packer, git), installed with apt-get
 
 install: $(STAMP)  ## create .venv and install promote with the dev and sandbox extras
 
-LINTED := promote tests/unit tests/integration tests/fakes tests/pipelines tests/reliability benchmarks
+LINTED := promote tests benchmarks
 
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check $(LINTED)

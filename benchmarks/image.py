@@ -41,19 +41,19 @@ def time_make_ami(runs: int = 3) -> list[float]:
         try:
             samples = []
             for _ in range(runs):
+                time.sleep(1.1)  # image names carry a per-second stamp: one build a second
                 started = time.monotonic()
-                subprocess.run(
-                    [
-                        "make",
-                        "--no-print-directory",
-                        "ami",
-                        "AMI_ARGS=--manifest .cache/bench-manifest.json",
-                    ],
+                run = subprocess.run(
+                    ["make", "--no-print-directory", "ami", f"AMI_ARGS=--manifest {MANIFEST}"],
                     cwd=ROOT,
                     env=env,
                     capture_output=True,
-                    check=True,
+                    text=True,
+                    check=False,
                 )
+                if run.returncode != 0:
+                    sys.stderr.write(run.stdout[-2000:] + run.stderr[-2000:])
+                    raise SystemExit(f"make ami failed (exit {run.returncode})")
                 samples.append(time.monotonic() - started)
             return samples
         finally:

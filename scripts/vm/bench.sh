@@ -7,6 +7,7 @@ cd "$(dirname "$0")/../.."
 out=$1
 cache=${VM_CACHE_DIR:-.cache/vm}
 
+load_before=$(cut -d' ' -f1 /proc/loadavg)
 rm -rf "$cache"/base-* "$cache"/image-*
 start=$(date +%s.%N)
 scripts/vm/vm-test.sh
@@ -17,9 +18,9 @@ scripts/vm/vm-test.sh
 cached=$(python3 -c "import sys, time; print(round(time.time() - float(sys.argv[1]), 1))" "$start")
 
 mkdir -p "$(dirname "$out")"
-python3 - "$out" "$cold" "$cached" <<'PY'
+python3 - "$out" "$cold" "$cached" "$load_before" <<'PY'
 import datetime, json, os, sys
-out, cold, cached = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+out, cold, cached, load_before = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 result = {
     "vm_chain_cold_s": cold,
     "vm_chain_cached_s": cached,
@@ -29,6 +30,9 @@ result = {
             "cached = base and image reused, 3 VMs with suites",
     "accelerator": "tcg",
     "cpus": os.cpu_count(),
+    # TCG is CPU-bound: on a shared host these figures move with other work.
+    "host_load_avg_1m_before": load_before,
+    "host_load_avg_1m_after": float(open("/proc/loadavg").read().split()[0]),
     "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
 }
 with open(out + ".tmp", "w") as handle:

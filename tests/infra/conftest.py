@@ -31,15 +31,24 @@ ROLES = ("web", "worker")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--infra-role", choices=ROLES, default=os.environ.get("PROMOTE_INFRA_ROLE"),
-                     help="role the node must be playing (default: read /run/concourse/role)")
-    parser.addoption("--infra-fresh-host", action="store_true",
-                     help="the host has never been provisioned: run only the fresh_host suites")
+    parser.addoption(
+        "--infra-role",
+        choices=ROLES,
+        default=os.environ.get("PROMOTE_INFRA_ROLE"),
+        help="role the node must be playing (default: read /run/concourse/role)",
+    )
+    parser.addoption(
+        "--infra-fresh-host",
+        action="store_true",
+        help="the host has never been provisioned: run only the fresh_host suites",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "role(name): the test checks a node playing this role only")
-    config.addinivalue_line("markers", "fresh_host: needs a never-provisioned host (--infra-fresh-host)")
+    config.addinivalue_line(
+        "markers", "fresh_host: needs a never-provisioned host (--infra-fresh-host)"
+    )
     if not config.getoption("hosts", default=None) and os.environ.get("PROMOTE_INFRA_HOSTS"):
         config.option.hosts = os.environ["PROMOTE_INFRA_HOSTS"]
 
@@ -80,7 +89,9 @@ def node_role(request: pytest.FixtureRequest, host) -> str:
     if wanted:
         return wanted
     role_file = host.file("/run/concourse/role")
-    assert role_file.exists, "the node has no /run/concourse/role: concourse-select-role did not pick a role"
+    assert role_file.exists, (
+        "the node has no /run/concourse/role: concourse-select-role did not pick a role"
+    )
     return role_file.content_string.strip()
 
 
@@ -100,7 +111,9 @@ def unit_property(host, unit: str, name: str) -> str:
 
 def http_get(host, url: str) -> str:
     """GET url from inside the node (its ports are not forwarded to the test runner)."""
-    script = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=10).read().decode())"
+    script = (
+        f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=10).read().decode())"
+    )
     return host.check_output(f"python3 -c {json.dumps(script)}")
 
 
@@ -124,7 +137,9 @@ def wait_for_invocation_log(host, invocation_id: str, text: str, timeout_s: floa
     """Everything one run of a unit logged (by its InvocationID), once it contains text."""
     deadline = time.monotonic() + timeout_s
     while True:
-        journal = host.check_output(f"journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID={invocation_id}")
+        journal = host.check_output(
+            f"journalctl --no-pager -o cat _SYSTEMD_INVOCATION_ID={invocation_id}"
+        )
         if text in journal or time.monotonic() > deadline:
             return journal
         time.sleep(0.5)
@@ -132,7 +147,9 @@ def wait_for_invocation_log(host, invocation_id: str, text: str, timeout_s: floa
 
 def journal_cursor(host) -> str:
     """The current end of the journal, to read only what a test causes."""
-    return host.check_output("journalctl --no-pager -n 0 --show-cursor | sed -n 's/^-- cursor: //p'")
+    return host.check_output(
+        "journalctl --no-pager -n 0 --show-cursor | sed -n 's/^-- cursor: //p'"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,28 +164,46 @@ class Release:
 
     def run_playbook(self, *extra: str, timeout: int = 900) -> subprocess.CompletedProcess:
         """Run the image playbook against the node; returns the finished process."""
-        command = ["ansible-playbook", "-i", self.inventory, str(PLAYBOOK),
-                   "-e", f"concourse_version={self.version}",
-                   "-e", f"concourse_tarball_url={self.url}"]
+        command = [
+            "ansible-playbook",
+            "-i",
+            self.inventory,
+            str(PLAYBOOK),
+            "-e",
+            f"concourse_version={self.version}",
+            "-e",
+            f"concourse_tarball_url={self.url}",
+        ]
         if self.extra_vars_file:
             command += ["-e", f"@{self.extra_vars_file}"]
         command += list(extra)
-        env = dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible" / "ansible.cfg"),
-                   ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env,
-                              check=False)
+        env = dict(
+            os.environ,
+            ANSIBLE_CONFIG=str(REPO_ROOT / "ansible" / "ansible.cfg"),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_FORCE_COLOR="0",
+        )
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        )
 
 
 @pytest.fixture(scope="session")
 def release() -> Release:
     """The release and inventory from PROMOTE_INFRA_*; skips playbook suites without them."""
-    names = ("PROMOTE_INFRA_INVENTORY", "PROMOTE_INFRA_TARBALL_URL", "PROMOTE_INFRA_TARBALL_SHA256",
-             "PROMOTE_INFRA_CONCOURSE_VERSION")
+    names = (
+        "PROMOTE_INFRA_INVENTORY",
+        "PROMOTE_INFRA_TARBALL_URL",
+        "PROMOTE_INFRA_TARBALL_SHA256",
+        "PROMOTE_INFRA_CONCOURSE_VERSION",
+    )
     missing = [name for name in names if not os.environ.get(name)]
     if missing:
         pytest.skip(f"playbook suite needs {', '.join(missing)}")
-    return Release(inventory=os.environ["PROMOTE_INFRA_INVENTORY"],
-                   url=os.environ["PROMOTE_INFRA_TARBALL_URL"],
-                   sha256=os.environ["PROMOTE_INFRA_TARBALL_SHA256"],
-                   version=os.environ["PROMOTE_INFRA_CONCOURSE_VERSION"],
-                   extra_vars_file=os.environ.get("PROMOTE_INFRA_EXTRA_VARS") or None)
+    return Release(
+        inventory=os.environ["PROMOTE_INFRA_INVENTORY"],
+        url=os.environ["PROMOTE_INFRA_TARBALL_URL"],
+        sha256=os.environ["PROMOTE_INFRA_TARBALL_SHA256"],
+        version=os.environ["PROMOTE_INFRA_CONCOURSE_VERSION"],
+        extra_vars_file=os.environ.get("PROMOTE_INFRA_EXTRA_VARS") or None,
+    )

@@ -1,4 +1,4 @@
-"""On a never-provisioned host, a tarball whose sha256 is wrong fails the play and installs nothing."""
+"""On a never-provisioned host, a wrong tarball sha256 fails the play and installs nothing."""
 
 import hashlib
 
@@ -10,9 +10,13 @@ WRONG_SHA256 = hashlib.sha256(b"not the Concourse release").hexdigest()
 
 
 def test_wrong_sha256_fails_the_play_with_a_clear_message_and_installs_nothing(host, release):
-    assert not host.file("/usr/local/concourse").exists, "needs a host Concourse was never installed on"
+    assert not host.file("/usr/local/concourse").exists, (
+        "needs a host Concourse was never installed on"
+    )
     # Only the concourse role: the base hardening in front of it has nothing to do with this.
-    result = release.run_playbook("-e", f"concourse_tarball_sha256={WRONG_SHA256}", "--skip-tags", "common")
+    result = release.run_playbook(
+        "-e", f"concourse_tarball_sha256={WRONG_SHA256}", "--skip-tags", "common"
+    )
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-4000:]
     assert f"Concourse {release.version} was NOT installed" in output

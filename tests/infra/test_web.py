@@ -3,7 +3,13 @@
 import json
 
 import pytest
-from conftest import http_get, journal_cursor, unit_property, wait_for_invocation_log, wait_for_journal
+from conftest import (
+    http_get,
+    journal_cursor,
+    unit_property,
+    wait_for_invocation_log,
+    wait_for_journal,
+)
 
 pytestmark = pytest.mark.role("web")
 
@@ -21,9 +27,11 @@ def test_web_keys_are_root_only_and_reach_the_unit_as_credentials(host):
     raw = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ")
     env = dict(line.split("=", 1) for line in raw.splitlines() if "=" in line)
     credentials_dir = env["CREDENTIALS_DIRECTORY"]
-    for variable, name in (("CONCOURSE_SESSION_SIGNING_KEY", "session_signing_key"),
-                           ("CONCOURSE_TSA_HOST_KEY", "tsa_host_key"),
-                           ("CONCOURSE_TSA_AUTHORIZED_KEYS", "authorized_worker_keys")):
+    for variable, name in (
+        ("CONCOURSE_SESSION_SIGNING_KEY", "session_signing_key"),
+        ("CONCOURSE_TSA_HOST_KEY", "tsa_host_key"),
+        ("CONCOURSE_TSA_AUTHORIZED_KEYS", "authorized_worker_keys"),
+    ):
         key = host.file(f"/etc/concourse/{name}")
         assert key.is_file, name
         assert (key.user, key.group, key.mode) == ("root", "root", 0o600), name

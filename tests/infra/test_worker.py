@@ -4,7 +4,13 @@ import re
 import signal
 
 import pytest
-from conftest import http_get, journal_cursor, unit_property, wait_for_invocation_log, wait_for_journal
+from conftest import (
+    http_get,
+    journal_cursor,
+    unit_property,
+    wait_for_invocation_log,
+    wait_for_journal,
+)
 
 pytestmark = pytest.mark.role("worker")
 
@@ -64,17 +70,25 @@ def test_worker_unit_retires_on_stop_and_waits_for_builds(host):
 def test_worker_health_timer_is_active(host):
     timer = host.service("concourse-health@worker.timer")
     assert timer.is_running
-    assert unit_property(host, "concourse-health@worker.timer", "PartOf") == "concourse-worker.target"
+    assert (
+        unit_property(host, "concourse-health@worker.timer", "PartOf") == "concourse-worker.target"
+    )
 
 
 def test_worker_health_check_passes_on_a_healthy_worker(host):
     cursor = journal_cursor(host)
     host.run_expect([0], "systemctl start concourse-health@worker.service")
-    assert "worker healthy" in wait_for_journal(host, "concourse-health@worker.service", cursor, "worker healthy")
+    assert "worker healthy" in wait_for_journal(
+        host, "concourse-health@worker.service", cursor, "worker healthy"
+    )
 
 
 def test_worker_health_check_reaches_threshold_and_only_logs_without_imds(host):
-    threshold = int(host.check_output("sed -n 's/^CONCOURSE_HEALTH_FAILURE_THRESHOLD=//p' /etc/concourse/health.env"))
+    threshold = int(
+        host.check_output(
+            "sed -n 's/^CONCOURSE_HEALTH_FAILURE_THRESHOLD=//p' /etc/concourse/health.env"
+        )
+    )
     host.run_expect([0], "systemctl stop concourse-health@worker.timer")
     host.run_expect([0], f"systemctl stop {WORKER}")
     try:
@@ -82,17 +96,24 @@ def test_worker_health_check_reaches_threshold_and_only_logs_without_imds(host):
         for _ in range(threshold):
             # Exit 0 each time: no IMDS on this host is not a failure of the check itself.
             host.run_expect([0], "systemctl start concourse-health@worker.service")
-        journal = wait_for_journal(host, "concourse-health@worker.service", cursor, "no instance metadata service")
+        journal = wait_for_journal(
+            host, "concourse-health@worker.service", cursor, "no instance metadata service"
+        )
         assert f"worker check failed {threshold} time(s) in a row" in journal
         assert f"reached the threshold of {threshold}" in journal
         assert "no instance metadata service" in journal
     finally:
         host.run_expect([0], "systemctl start concourse-worker.target")
-    host.run_expect([0], "timeout 60 sh -c 'until python3 -c \"import urllib.request as u; "
-                         "u.urlopen(\\\"http://127.0.0.1:8888/\\\", timeout=2)\" 2>/dev/null; do sleep 1; done'")
+    host.run_expect(
+        [0],
+        "timeout 60 sh -c 'until python3 -c \"import urllib.request as u; "
+        'u.urlopen(\\"http://127.0.0.1:8888/\\", timeout=2)" 2>/dev/null; do sleep 1; done\'',
+    )
     cursor = journal_cursor(host)
     host.run_expect([0], "systemctl start concourse-health@worker.service")
-    assert "worker healthy" in wait_for_journal(host, "concourse-health@worker.service", cursor, "worker healthy")
+    assert "worker healthy" in wait_for_journal(
+        host, "concourse-health@worker.service", cursor, "worker healthy"
+    )
     assert host.file("/run/concourse-health/worker.failures").content_string.strip() == "0"
 
 

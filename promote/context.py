@@ -49,7 +49,17 @@ class AppContext:
         """The AWS layer (imports boto3 on first use)."""
         from promote.aws import Aws
 
-        return Aws(self.config)
+        aws = Aws(self.config)
+        hooks = self.environ.get("PROMOTE_TEST_HOOKS")
+        if hooks:
+            # A test seam, not a feature: "module:function" is called with the Aws layer so a
+            # test can register botocore event handlers (fault injection, crash points) in a
+            # CLI run, also in a subprocess. Nothing in promote sets it.
+            import importlib
+
+            module, _, function = hooks.partition(":")
+            getattr(importlib.import_module(module), function)(aws)
+        return aws
 
     @cached_property
     def fleet(self) -> AwsFleet:

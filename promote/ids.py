@@ -8,6 +8,7 @@ and is never overwritten.
 from __future__ import annotations
 
 import json
+import random
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -152,6 +153,7 @@ def read(reader: SecretReader, secret_id: str) -> AmiIds:
 
 PENDING_STAGE = "promote-pending"
 CAS_ATTEMPTS = 5
+CAS_BACKOFF_SECONDS = 0.2  # the first retry waits up to this; each later one up to twice as long
 _TOKEN_NAMESPACE = uuid.UUID("6f1c52a4-2f0e-4d53-9d0f-4f1e7e3b8a11")
 _MALFORMED_HINT = "fix the secret by hand; promote never overwrites a malformed secret"
 
@@ -243,6 +245,7 @@ def update(
     env_keys: Iterable[str] = (),
     attempts: int = CAS_ATTEMPTS,
     progress: Callable[[str], None] | None = None,
+    pause: Callable[[float], None] | None = None,
 ) -> Update:
     """Read, apply CHANGE, write a new version and move AWSCURRENT only from the version read.
 
@@ -281,6 +284,9 @@ def update(
                 f"secret {secret_id} changed while we wrote it (attempt {attempt}/{attempts}); "
                 "re-reading and re-applying"
             )
+        if pause and attempt < attempts:
+            # Full jitter: writers that collided spread out instead of colliding again.
+            pause(random.uniform(0, CAS_BACKOFF_SECONDS * 2 ** (attempt - 1)))  # noqa: S311
     raise PromoteError(
         f"secret {secret_id} kept changing under us: gave up after {attempts} attempts",
         "another writer is updating the ami-ids secret; re-run when it is done",

@@ -85,6 +85,7 @@ class Backends:
             change,
             env_keys=[e.secret_key for e in self.config.envs.values()],
             progress=self.progress,
+            pause=self.clock.sleep,
         )
 
     def read_ids(self) -> AmiIds:

@@ -6,6 +6,15 @@ A plan of steps is computed first (printed under --dry-run), then executed. The 
 accounts). Re-running finds the existing copy by its `promote:source-image` tag, converges its
 tags and permissions, and prints the same id: never two copies.
 
+Two publishes of one image at once may both find no copy and both copy (AWS makes CopyImage
+idempotent on its ClientToken; the local AWS does not). So a run that made a copy looks again
+once it is available and at least SETTLE_SECONDS after the copy: when more than one tested
+copy of the source exists, the *oldest* (CreationDate, then image id) is the one kept. A run
+whose copy is not the keeper deregisters it (and deletes its snapshots), waits for the keeper,
+shares it, records no event, and prints the keeper's id: both runs print the same id and
+exactly one copy remains. A copy made after that second look is at least SETTLE_SECONDS
+younger, so its own run sees the earlier one and gives way (CreationDate has 1 s resolution).
+
 Waiting for `available` is a bounded poll loop on the injected Clock (not a botocore waiter), so
 unit tests never sleep; progress goes to stderr.
 """
@@ -35,6 +44,8 @@ from promote.promotion import Backends
 
 DEFAULT_TIMEOUT = 1800.0
 POLL_INTERVAL = 15.0
+# Longer than CreationDate's resolution (1 s): see the module docstring.
+SETTLE_SECONDS = 1.5
 # Revocation belongs to the source only; `promote:seed` names the one seeded image of a role
 # in the local AWS, so a copy carrying it would be mistaken for its source on the next seed.
 _NOT_COPIED = {TAG_REVOKED, TAG_REVOKED_AT, TAG_REVOKED_BY, "promote:seed"}
@@ -225,6 +236,25 @@ def wait_available(backends: Backends, ami: str, timeout: float, interval: float
         backends.clock.sleep(min(interval, remaining))
 
 
+def keep_oldest_copy(backends: Backends, source: str, ours: str, copied_at: float) -> str:
+    """The copy of SOURCE to keep (the oldest); OURS is deregistered when it is not that one."""
+    settle = SETTLE_SECONDS - (backends.clock.monotonic() - copied_at)
+    if settle > 0:
+        backends.clock.sleep(settle)
+    copies = sorted(backends.images.copies_of(source), key=lambda i: (i.creation_date, i.image_id))
+    if not copies or copies[0].image_id == ours:
+        return ours
+    keeper = copies[0]
+    mine = next((c for c in copies if c.image_id == ours), None)
+    backends.warn(
+        f"another publish of {source} made {keeper.image_id} first; "
+        f"deregistering our copy {ours} and using {keeper.image_id}"
+    )
+    if mine is not None:
+        backends.images.deregister(mine)
+    return keeper.image_id
+
+
 def execute(
     backends: Backends, publish_plan: PublishPlan, interval: float = POLL_INTERVAL
 ) -> PublishResult:
@@ -233,7 +263,10 @@ def execute(
     tested = publish_plan.existing.image_id if publish_plan.existing else ""
     done: list[str] = []
     result = PublishResult(tested, source.image_id, False, done, publish_plan.evidence_key)
+    copied_at: float | None = None
     for step in publish_plan.steps:
+        if isinstance(step, RecordPublish) and not result.created:
+            continue  # another run's copy was kept: that run records the publish
         if isinstance(step, CopyImage):
             tested = backends.images.copy(
                 step.source,
@@ -243,6 +276,7 @@ def execute(
                 step.token,
             )
             result.tested, result.created = tested, True
+            copied_at = backends.clock.monotonic()
             backends.progress(f"copying {source.image_id} to {tested} ({step.name})")
         elif isinstance(step, TagImage):
             backends.images.tag(tested, step.tags)
@@ -250,6 +284,12 @@ def execute(
             backends.images.grant_launch(tested, list(step.accounts))
         elif isinstance(step, WaitAvailable):
             wait_available(backends, tested, step.timeout, interval)
+            if copied_at is not None:
+                keeper = keep_oldest_copy(backends, source.image_id, tested, copied_at)
+                if keeper != tested:
+                    wait_available(backends, keeper, step.timeout, interval)
+                    result.tested, result.created = keeper, False
+                    tested = keeper
         elif isinstance(step, RecordPublish):
             result.event_key = backends.record(
                 events.Event(

@@ -15,12 +15,20 @@ A marker tag (`promote:rollout`) on each ASG records the original capacity while
 It makes a crashed rollout resumable (`--resume` takes the marker over and restores *its*
 capacity) and stops a second rollout of the same ASG from starting while the first is running:
 the second refuses with exit 6 (conflict) instead of waiting, so two operators notice each other.
+
+Auto Scaling tags have no compare-and-swap, so two rollouts started in the same instant could
+both see no marker and both write one. Each marker therefore carries a random run id; after
+writing it the rollout waits MARKER_SETTLE_SECONDS (on the injected clock) and reads the tag
+again. The last write wins: a rollout that finds another run id there backs off and refuses
+(exit 6) before changing any capacity, and leaves the winner's marker alone.
+
 The instance this command runs on (when it is one) is never terminated.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,6 +40,8 @@ from promote.errors import ExitCode, PromoteError
 from promote.fleet import FleetReader, SeenInstance, Snapshot, observe
 
 MARKER_TAG = "promote:rollout"
+# Far longer than one DescribeTags -> CreateOrUpdateTags round trip of a racing rollout.
+MARKER_SETTLE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -245,12 +255,17 @@ class Executor:
     lander: WorkerLanding | None = None
     replaced: Callable[[], None] = lambda: None
     log: RolloutLog = field(default_factory=RolloutLog)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def run(self, rollout: RolloutPlan) -> RolloutLog:
         """Execute every group's plan in order (config order: web, then workers)."""
         deadline = self.clock.monotonic() + self.timeout
         for group in rollout.groups:
-            if group.replace or group.update_template:
+            # A group with a marker left by a crashed run is visited even with nothing to
+            # replace: its recorded capacity is restored and the marker removed (or, without
+            # --resume while the marker is fresh, the rollout refuses).
+            unfinished = self.control.marker(self.env, group.group) is not None
+            if group.replace or group.update_template or unfinished:
                 self._group(rollout.expected_ami, group, deadline)
         return self.log
 
@@ -276,13 +291,7 @@ class Executor:
         if existing is not None:
             expires = datetime.fromisoformat(str(existing.get("expires_at")))
             if not self.resume and expires > self.clock.now():
-                raise PromoteError(
-                    f"another rollout of {group.group} is running (started "
-                    f"{existing.get('started_at')} by {existing.get('by')}, "
-                    f"to {existing.get('ami')})",
-                    "wait for it; if it crashed, re-run with --resume",
-                    ExitCode.CONFLICT,
-                )
+                raise _running(group.group, existing)
             self._step(f"{group.group}: resuming the rollout started {existing.get('started_at')}")
             return int(existing["desired"]), int(existing["max_size"])
         now = self.clock.now()
@@ -295,8 +304,16 @@ class Executor:
             .replace(microsecond=0)
             .isoformat(),
             "by": self.actor,
+            "run": self.run_id,
         }
         self.control.set_marker(self.env, group.group, marker)
+        # No compare-and-swap on tags: let a racing rollout's write land, then see who won.
+        self.clock.sleep(MARKER_SETTLE_SECONDS)
+        landed = self.control.marker(self.env, group.group)
+        if landed is not None and landed.get("run") != self.run_id:
+            raise _running(group.group, landed)
+        if landed is None:
+            self.control.set_marker(self.env, group.group, marker)
         return group.desired, group.max_size
 
     def _replace(
@@ -367,6 +384,16 @@ class Executor:
     def _step(self, line: str) -> None:
         self.log.steps.append(line)
         self.progress(line)
+
+
+def _running(group: str, marker: dict[str, Any]) -> PromoteError:
+    """Exit 6: another rollout holds GROUP's marker."""
+    return PromoteError(
+        f"another rollout of {group} is running (started {marker.get('started_at')} by "
+        f"{marker.get('by')}, to {marker.get('ami')})",
+        "wait for it; if it crashed, re-run with --resume",
+        ExitCode.CONFLICT,
+    )
 
 
 def _gone(instance_id: str) -> Callable[[Sequence[SeenInstance]], int]:

@@ -14,6 +14,7 @@ from promote.errors import remote_error
 from promote.ids import SecretVersion
 from promote.images import Image
 from promote.promotion import Backends
+from tests.unit.fakes import MemoryLedger
 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -40,26 +41,8 @@ class FakeClock:
         self.elapsed += seconds
 
 
-class FakeLedger:
-    """A dict of keys to bodies, with If-None-Match semantics on put_new."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, bytes] = {}
-
-    def put_new(self, key: str, body: bytes) -> bool:
-        if key in self.objects:
-            return False
-        self.objects[key] = body
-        return True
-
-    def put(self, key: str, body: bytes) -> None:
-        self.objects[key] = body
-
-    def keys(self, prefix: str) -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(prefix))
-
-    def get(self, key: str) -> bytes:
-        return self.objects[key]
+# The ledger fake is shared with the foundation's tests.
+FakeLedger = MemoryLedger
 
 
 class FakeSecrets:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from click.testing import Result
 
 from promote.aws import AwsFleet, AwsFleetControl
 from promote.clock import SystemClock
@@ -16,6 +17,12 @@ from tests.integration.conftest import Estate
 
 WEB, WORKER = "concourse-web-management-dev", "concourse-worker-management-dev"
 NO_IMDS = {"AWS_EC2_METADATA_DISABLED": "true"}
+FAST = ("--interval", "0.2s", "--timeout", "60s")
+
+
+def roll(seeded: Estate, *args: str) -> Result:
+    """`promote rollout --env management-dev ARGS` with IMDS off, through the CLI."""
+    return seeded.cli("rollout", "--env", "management-dev", *args, env=NO_IMDS)
 
 
 @contextmanager
@@ -55,18 +62,7 @@ def images_of(seeded: Estate, group: str) -> set[str]:
 
 def test_rollout_replaces_every_old_instance_without_dropping_capacity(seeded: Estate) -> None:
     with capacity_sampler(seeded, [WEB, WORKER]) as samples:
-        result = seeded.cli(
-            "rollout",
-            "--env",
-            "management-dev",
-            "--ami",
-            seeded.tested,
-            "--interval",
-            "0.2s",
-            "--timeout",
-            "60s",
-            env=NO_IMDS,
-        )
+        result = roll(seeded, "--ami", seeded.tested, *FAST)
 
     assert result.exit_code == 0, result.output
     assert "validate: SUCCESS" in result.stdout
@@ -169,18 +165,7 @@ def test_an_interrupted_rollout_restores_capacity_and_a_rerun_finishes(seeded: E
     web = seeded.group(WEB)
     assert web["DesiredCapacity"] == 2 and web["MaxSize"] == 4
     assert control.marker(env, WEB) is None
-    result = seeded.cli(
-        "rollout",
-        "--env",
-        "management-dev",
-        "--ami",
-        seeded.tested,
-        "--interval",
-        "0.2s",
-        "--timeout",
-        "60s",
-        env=NO_IMDS,
-    )
+    result = roll(seeded, "--ami", seeded.tested, *FAST)
     assert result.exit_code == 0, result.output
     assert images_of(seeded, WEB) == images_of(seeded, WORKER) == {seeded.tested}
 
@@ -204,18 +189,7 @@ def test_a_crashed_rollout_blocks_a_second_one_until_resumed(seeded: Estate) -> 
     control.set_capacity(env, WEB, 4, 4)
     before = seeded.snapshot()
 
-    refused = seeded.cli(
-        "rollout",
-        "--env",
-        "management-dev",
-        "--ami",
-        seeded.tested,
-        "--interval",
-        "0.2s",
-        "--timeout",
-        "60s",
-        env=NO_IMDS,
-    )
+    refused = roll(seeded, "--ami", seeded.tested, *FAST)
 
     assert refused.exit_code == 6
     assert f"error: another rollout of {WEB} is running" in refused.stderr

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -49,11 +50,30 @@ _DENIED = {
     "ExpiredTokenException",
     "AuthFailure",
 }
-_GRANT_HINT = "grant the action to your role; `promote iam-policy` prints what each command needs"
+_POLICY_HINT = "`promote iam-policy COMMAND` prints the policy a command needs"
+# Operations whose IAM action is not named after them (the rest are SERVICE:Operation).
+_IAM_ACTION_NAMES = {
+    ("s3", "ListObjectsV2"): "ListBucket",
+    ("s3", "ListObjects"): "ListBucket",
+    ("s3", "HeadBucket"): "ListBucket",
+    ("s3", "HeadObject"): "GetObject",
+    ("s3", "ListObjectVersions"): "ListBucketVersions",
+}
 
 
-def translate(exc: Exception, doing: str, endpoint: str | None = None) -> PromoteError:
-    """Turn a botocore failure while DOING into an operator-facing PromoteError."""
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action AWS checks for OPERATION of SERVICE (by its signing name)."""
+    return f"{service}:{_IAM_ACTION_NAMES.get((service, operation), operation)}"
+
+
+def translate(
+    exc: Exception, doing: str, endpoint: str | None = None, action: str | None = None
+) -> PromoteError:
+    """Turn a botocore failure while DOING into an operator-facing PromoteError.
+
+    ACTION is the IAM action of the failed call (`ec2:DescribeImages`): a refusal names it, since
+    S3 answers a bare "Access Denied" and other services word it differently.
+    """
     where = endpoint or "AWS"
     if isinstance(exc, PromoteError):
         return exc
@@ -89,12 +109,13 @@ def translate(exc: Exception, doing: str, endpoint: str | None = None) -> Promot
         code = str(error.get("Code", "Unknown"))
         message = str(error.get("Message", "")).splitlines()[0] if error.get("Message") else ""
         operation = getattr(exc, "operation_name", "the call")
-        if code in _DENIED:
-            return remote_error(
-                f"AWS denied {operation} while {doing}: {code}: {message}".rstrip(": "),
-                _GRANT_HINT,
-            )
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in _DENIED or status == 403:
+            said = "" if message.startswith("<") else message
+            return remote_error(
+                f"AWS denied {action or operation} while {doing}: {code}: {said}".rstrip(": "),
+                f"grant {action or 'the action'} to the identity you run as; {_POLICY_HINT}",
+            )
         return remote_error(
             f"AWS {operation} failed while {doing}: {code} (HTTP {status}): {message}".rstrip(": "),
             f"retried {MAX_ATTEMPTS} times; try again later, or run with -v for details",
@@ -113,6 +134,16 @@ def translate(exc: Exception, doing: str, endpoint: str | None = None) -> Promot
     raise exc
 
 
+def _server_failed(exc: BaseException | None) -> bool:
+    """True for an endpoint failing (HTTP 5xx, or an answer that is not AWS's), not refusing."""
+    if isinstance(exc, botocore.parsers.ResponseParserError):
+        return True
+    if isinstance(exc, botocore.exceptions.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        return int(status) >= 500
+    return False
+
+
 def error_code(exc: BaseException | None) -> str | None:
     """The AWS error code of a ClientError, else None."""
     if isinstance(exc, botocore.exceptions.ClientError):
@@ -129,7 +160,10 @@ class Aws:
         self._session: Any = None
         self._clients: dict[tuple[str, str, str | None], Any] = {}
         self._env_sessions: dict[tuple[str, str], Any] = {}
-        self._handlers: list[tuple[str, Callable[..., Any]]] = []
+        self._handlers: list[tuple[str, Callable[..., Any]]] = [
+            ("before-parameter-build", self._remember)
+        ]
+        self._last_call = threading.local()
         self._botocore_config = botocore.config.Config(
             retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
             connect_timeout=5,
@@ -149,7 +183,18 @@ class Aws:
             botocore.exceptions.ClientError,
             botocore.parsers.ResponseParserError,
         ) as exc:
-            raise translate(exc, doing, self.config.endpoint_url) from exc
+            raise translate(exc, doing, self.config.endpoint_url, self._action_of(exc)) from exc
+
+    def _remember(self, model: Any, **_: Any) -> None:
+        """before-parameter-build hook: the service and operation this thread is calling."""
+        self._last_call.value = (model.service_model.signing_name, model.name)
+
+    def _action_of(self, exc: Exception) -> str | None:
+        """The IAM action of the call that failed with EXC, when this thread made it."""
+        service, operation = getattr(self._last_call, "value", ("", ""))
+        if service and operation and operation == getattr(exc, "operation_name", None):
+            return iam_action(str(service), str(operation))
+        return None
 
     def on(self, event: str, handler: Callable[..., Any]) -> None:
         """Register a botocore event handler on every client, now and later (tests, benchmarks)."""
@@ -714,11 +759,18 @@ class AwsImageCatalog(AwsImages):
                     UserIds=accounts,
                 )
 
-    def deprecate(self, ami: str, at: str) -> None:
-        """EnableImageDeprecation; any failure (the local AWS answers 500) is a PromoteError."""
+    def deprecate(self, ami: str, at: str) -> str | None:
+        """EnableImageDeprecation: None, or why the endpoint failed at it after retries (the
+        local AWS answers 500). A refusal (AccessDenied) or a bad request is a PromoteError."""
         client = self.aws.client("ec2")
-        with self.aws.calling(f"deprecating {ami}"):
-            client.enable_image_deprecation(ImageId=ami, DeprecateAt=at)
+        try:
+            with self.aws.calling(f"deprecating {ami}"):
+                client.enable_image_deprecation(ImageId=ami, DeprecateAt=at)
+        except PromoteError as exc:
+            if _server_failed(exc.__cause__):
+                return exc.message
+            raise
+        return None
 
     def deregister(self, image: Image) -> list[str]:
         """DeregisterImage, then DeleteSnapshot for each of its snapshots."""

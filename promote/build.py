@@ -12,8 +12,12 @@ failure reporting are the two things an operator needs, so this module owns the 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -124,8 +128,11 @@ def run_packer(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Its own process group: Packer runs its builders as child processes that hold the
+        # output pipe, so stopping Packer means stopping the whole group.
+        start_new_session=True,
     )
-    timer = threading.Timer(timeout_seconds, process.kill)
+    timer = threading.Timer(timeout_seconds, _kill_group, (process,))
     timer.start()
     try:
         assert process.stdout is not None
@@ -148,12 +155,18 @@ def run_packer(
     finally:
         timer.cancel()
         if process.poll() is None:
-            process.kill()
+            _kill_group(process)
             process.wait()
     run.seconds = time.monotonic() - started
     if run.seconds >= timeout_seconds and run.exit_code != 0:
         run.errors.append(f"packer did not finish within {timeout_seconds:.0f}s and was stopped")
     return run
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL Packer and every process of its group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def read_manifest(path: Path) -> tuple[str, str, str]:
@@ -177,6 +190,27 @@ def read_manifest(path: Path) -> tuple[str, str, str]:
     return region, ami, name
 
 
+# How AWS refuses an action, as Packer prints it (EC2 encodes the action in the message).
+_REFUSED = re.compile(r"UnauthorizedOperation|AccessDenied|not authorized to perform")
+
+
+def failure(errors: list[str], exit_code: int, target: str) -> PromoteError:
+    """The error for a failed Packer run: its last error line; a refusal says what to grant."""
+    detail = errors[-1].splitlines()[0] if errors else f"exit {exit_code}"
+    if any(_REFUSED.search(error) for error in errors):
+        return PromoteError(
+            f"packer build failed: AWS refused an action: {detail}",
+            "`promote iam-policy build` prints the policy a build needs; Packer's failing step "
+            "is above (stderr)",
+            ExitCode.REMOTE,
+        )
+    return PromoteError(
+        f"packer build failed: {detail}",
+        "the full Packer output is above (stderr); fix it and re-run",
+        ExitCode.REMOTE if target == "aws" else ExitCode.INTERNAL,
+    )
+
+
 def build(
     request: BuildRequest,
     env: Mapping[str, str],
@@ -191,11 +225,6 @@ def build(
     )
     run = run_packer(args, env, cwd, progress, request.timeout_seconds)
     if run.exit_code != 0:
-        detail = run.errors[-1].splitlines()[0] if run.errors else f"exit {run.exit_code}"
-        raise PromoteError(
-            f"packer build failed: {detail}",
-            "the full Packer output is above (stderr); fix it and re-run",
-            ExitCode.REMOTE if request.target == "aws" else ExitCode.INTERNAL,
-        )
+        raise failure(run.errors, run.exit_code, request.target)
     region, ami, name = read_manifest(request.manifest)
     return BuildResult(request.target, ami, region, name, request.manifest, run.seconds)

@@ -121,8 +121,9 @@ class ImageCatalog(ImageReader, Protocol):
         """Share AMI and its snapshots with ACCOUNTS (idempotent)."""
         ...
 
-    def deprecate(self, ami: str, at: str) -> None:
-        """Mark AMI deprecated from AT (ISO time); a PromoteError when the API refuses."""
+    def deprecate(self, ami: str, at: str) -> str | None:
+        """Mark AMI deprecated from AT (ISO time): None, or why the endpoint failed at it
+        (a server error); a PromoteError when AWS refuses (AccessDenied)."""
         ...
 
     def deregister(self, image: Image) -> list[str]:

@@ -22,8 +22,15 @@ _LEDGER_WRITE = (*_LEDGER_READ, "s3:PutObject")
 _FLEET_READ = ("autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances", "sts:AssumeRole")
 
 ACTIONS: dict[str, tuple[str, ...]] = {
-    "status": ("secretsmanager:GetSecretValue", *_FLEET_READ, "ec2:DescribeImages", *_LEDGER_READ),
-    "validate": ("secretsmanager:GetSecretValue", *_FLEET_READ, *_LEDGER_WRITE),
+    # status reads results from the evidence keys' names: listing is enough.
+    "status": (
+        "secretsmanager:GetSecretValue",
+        *_FLEET_READ,
+        "ec2:DescribeImages",
+        "s3:ListBucket",
+    ),
+    # validate only adds a record (a conditional put that never overwrites).
+    "validate": ("secretsmanager:GetSecretValue", *_FLEET_READ, "s3:ListBucket", "s3:PutObject"),
     "gate": ("ec2:DescribeImages", *_LEDGER_READ),
     "rollout": (
         "secretsmanager:GetSecretValue",
@@ -39,7 +46,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
         "ec2:RunInstances",
         "ec2:CreateTags",
         "iam:PassRole",
-        *_LEDGER_WRITE,
+        "s3:PutObject",  # the closing validate's record
     ),
     "release": ("ec2:DescribeImages", *_LEDGER_WRITE),
     "build": (
@@ -59,10 +66,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
         "ec2:StopInstances",
         "ec2:TerminateInstances",
         "ec2:CreateImage",
-        "ec2:RegisterImage",
         "ec2:ModifyImageAttribute",
-        "ec2:ModifySnapshotAttribute",
-        "ec2:DescribeSnapshots",
         "ec2:DescribeVolumes",
         "ec2:CreateTags",
     ),

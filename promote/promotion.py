@@ -28,19 +28,28 @@ _SECRET_CAS = (
     "secretsmanager:PutSecretValue",
     "secretsmanager:UpdateSecretVersionStage",
 )
-_LEDGER = ("s3:ListBucket", "s3:GetObject", "s3:PutObject")
+# Evidence: its keys (listing) and the records relied on; changes add an event object.
+_EVIDENCE = ("s3:ListBucket", "s3:GetObject")
+_EVENT = ("s3:PutObject",)
 _SHARE = ("ec2:DescribeImageAttribute", "ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute")
 AWS_ACTIONS: dict[str, tuple[str, ...]] = {
-    "set-ids": ("ec2:DescribeImages", *_SECRET_CAS, *_LEDGER, *_SHARE),
-    "pin": ("ec2:DescribeImages", *_SECRET_CAS, *_LEDGER, *_SHARE),
-    "unpin": ("ec2:DescribeImages", *_SECRET_CAS, *_LEDGER, *_SHARE),
-    "publish": ("ec2:DescribeImages", "ec2:CopyImage", "ec2:CreateTags", *_LEDGER, *_SHARE),
+    "set-ids": ("ec2:DescribeImages", *_SECRET_CAS, *_EVIDENCE, *_EVENT, *_SHARE),
+    "pin": ("ec2:DescribeImages", *_SECRET_CAS, *_EVENT, *_SHARE),
+    "unpin": ("ec2:DescribeImages", *_SECRET_CAS, *_EVIDENCE, *_EVENT, *_SHARE),
+    "publish": (
+        "ec2:DescribeImages",
+        "ec2:CopyImage",
+        "ec2:CreateTags",
+        *_EVIDENCE,
+        *_EVENT,
+        *_SHARE,
+    ),
     "revoke": (
         "ec2:DescribeImages",
         "ec2:CreateTags",
         "ec2:EnableImageDeprecation",
         "secretsmanager:GetSecretValue",
-        *_LEDGER,
+        *_EVENT,
     ),
     "prune": (
         "ec2:DescribeImages",
@@ -51,7 +60,8 @@ AWS_ACTIONS: dict[str, tuple[str, ...]] = {
         "ec2:DeleteSnapshot",
         "secretsmanager:GetSecretValue",
         "sts:AssumeRole",
-        *_LEDGER,
+        *_EVIDENCE,
+        *_EVENT,
     ),
     "history": ("s3:ListBucket", "s3:GetObject"),
 }

@@ -1,9 +1,10 @@
 """`promote revoke`: an image may never be promoted again; instances running it are untouched.
 
-The image gets `promote:revoked=<reason>`, `promote:revoked-by` and `promote:revoked-at`, and is
-deprecated where the API allows (the local AWS answers 500 to EnableImageDeprecation: that is a
-warning, because the tag is what every promote command checks). gate, set-ids, publish, pin and
-unpin refuse a revoked image; `status` warns for every env that still runs or is set to one.
+The image is deprecated first, then gets `promote:revoked=<reason>`, `promote:revoked-by` and
+`promote:revoked-at`. The local AWS answers 500 to EnableImageDeprecation: that is a warning,
+because the tag is what every promote command checks; AWS refusing it is exit 5 before anything
+is tagged. gate, set-ids, publish, pin and unpin refuse a revoked image; `status` warns for every
+env that still runs or is set to one.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from datetime import timedelta
 from typing import Any
 
 from promote import events
-from promote.errors import PromoteError
 from promote.images import (
     TAG_REVOKED,
     TAG_REVOKED_AT,
@@ -85,19 +85,20 @@ def revoke(backends: Backends, ami: str, reason: str) -> RevokeResult:
     by = str(actor.get("aws_identity") or actor.get("user") or "unknown")
     now = backends.clock.now().replace(microsecond=0)
     result = RevokeResult(ami, why, False, by, now.isoformat(), still_set_for=still_set)
+    # Deprecate first: it hides nothing from us and is harmless alone, so AWS refusing it
+    # (exit 5) leaves the image untagged and a re-run does both.
+    deprecate_at = (now + timedelta(minutes=1)).replace(second=0)
+    failure = backends.images.deprecate(ami, deprecate_at.isoformat().replace("+00:00", "Z"))
+    result.deprecated = failure is None
+    if failure:
+        backends.warn(
+            f"could not deprecate {ami} ({failure}); the revoked tag still blocks "
+            "every promote command"
+        )
     backends.images.tag(
         ami,
         {TAG_REVOKED: tag_value(why), TAG_REVOKED_BY: tag_value(by), TAG_REVOKED_AT: result.at},
     )
-    deprecate_at = (now + timedelta(minutes=1)).replace(second=0)
-    try:
-        backends.images.deprecate(ami, deprecate_at.isoformat().replace("+00:00", "Z"))
-        result.deprecated = True
-    except PromoteError as exc:
-        backends.warn(
-            f"could not deprecate {ami} ({exc.message}); the revoked tag still blocks "
-            "every promote command"
-        )
     result.event_key = backends.record(
         events.Event(
             kind="revoke",

@@ -500,7 +500,7 @@ ROWS: dict[str, Row] = {
     "bad-toml": Row(bad_toml, 2, "promote.toml: not valid TOML"),
     "unknown-toml-key": Row(unknown_toml_key, 2, "promote.toml: unknown key 'evidence_bukket'"),
     "no-credentials": Row(no_credentials, 5, "no AWS credentials found"),
-    "access-denied": Row(access_denied, 5, "AWS denied PutSecretValue"),
+    "access-denied": Row(access_denied, 5, "AWS denied secretsmanager:PutSecretValue"),
     "missing-asg": Row(missing_asg, 4, "auto scaling group concourse-worker-gone"),
     "zero-instances": Row(zero_instances, 3, "FAILED", failed_record=True),
     "mixed-amis": Row(mixed_amis, 3, "FAILED", failed_record=True),

@@ -114,6 +114,7 @@ class FakeImages:
     permissions: dict[str, set[str]] = field(default_factory=dict)
     writes: list[tuple[str, Any]] = field(default_factory=list)
     deprecation_fails: bool = False
+    deprecation_refused: bool = False
     copy_state: str = "available"
 
     def add(self, image: Image) -> Image:
@@ -149,10 +150,13 @@ class FakeImages:
         self.permissions.setdefault(ami, set()).update(accounts)
         self.writes.append(("grant", (ami, accounts)))
 
-    def deprecate(self, ami: str, at: str) -> None:
+    def deprecate(self, ami: str, at: str) -> str | None:
+        if self.deprecation_refused:
+            raise remote_error("AWS denied ec2:EnableImageDeprecation while deprecating")
         if self.deprecation_fails:
-            raise remote_error("EnableImageDeprecation failed: HTTP 500")
+            return "AWS EnableImageDeprecation failed: InternalError (HTTP 500)"
         self.writes.append(("deprecate", (ami, at)))
+        return None
 
     def deregister(self, image: Image) -> list[str]:
         del self.images[image.image_id]

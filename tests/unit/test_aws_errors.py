@@ -38,7 +38,7 @@ def test_an_unreachable_endpoint_is_exit_5_and_points_at_the_sandbox() -> None:
     assert "promote sandbox up" in error.hint
 
 
-def test_access_denied_names_the_operation_and_how_to_fix_it(aws: Aws) -> None:
+def test_access_denied_names_the_iam_action_and_how_to_fix_it(aws: Aws) -> None:
     client = aws.client("secretsmanager")
     with Stubber(client) as stub:
         stub.add_client_error(
@@ -53,9 +53,36 @@ def test_access_denied_names_the_operation_and_how_to_fix_it(aws: Aws) -> None:
 
     assert caught.value.exit_code == 5
     assert caught.value.message.startswith(
-        "AWS denied GetSecretValue while reading secret /concourse/dataworks/ami-ids"
+        "AWS denied secretsmanager:GetSecretValue while reading secret /concourse/dataworks/ami-ids"
     )
+    assert caught.value.hint.startswith("grant secretsmanager:GetSecretValue to the identity")
     assert "promote iam-policy" in caught.value.hint
+
+
+def test_s3_access_denied_names_the_iam_action_s3_does_not(aws: Aws) -> None:
+    """S3 answers a bare "Access Denied"; listing a prefix is s3:ListBucket to IAM."""
+    client = aws.client("s3")
+    with Stubber(client) as stub:
+        stub.add_client_error("list_objects_v2", "AccessDenied", "Access Denied", 403)
+        with pytest.raises(PromoteError) as caught:
+            S3Ledger(aws, "evidence").keys("evidence/")
+
+    assert caught.value.exit_code == 5
+    assert caught.value.message.startswith("AWS denied s3:ListBucket while listing")
+
+
+def test_a_403_without_an_aws_error_code_is_a_refusal_too(aws: Aws) -> None:
+    """The local AWS answers Secrets Manager refusals as a bare 403 page."""
+    client = aws.client("secretsmanager")
+    with Stubber(client) as stub:
+        stub.add_client_error("get_secret_value", "403", "<?xml ...", 403)
+        with pytest.raises(PromoteError) as caught:
+            AwsSecrets(aws).current("/concourse/dataworks/ami-ids")
+
+    assert caught.value.message == (
+        "AWS denied secretsmanager:GetSecretValue while reading secret "
+        "/concourse/dataworks/ami-ids: 403"
+    )
 
 
 def test_a_missing_secret_is_not_found(aws: Aws) -> None:

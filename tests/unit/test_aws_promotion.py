@@ -200,7 +200,7 @@ def test_grant_launch_shares_the_image_and_its_snapshots(
     catalog.grant_launch(AMI, ["222222222222"])
 
 
-def test_deprecation_refused_by_the_server_is_a_promote_error(
+def test_deprecation_the_server_fails_at_is_reported_not_raised(
     ec2: tuple[AwsImageCatalog, Stubber],
 ) -> None:
     catalog, stub = ec2
@@ -208,10 +208,24 @@ def test_deprecation_refused_by_the_server_is_a_promote_error(
         "enable_image_deprecation", service_error_code="InternalError", http_status_code=500
     )
 
+    failure = catalog.deprecate(AMI, "2026-11-23T12:01:00Z")
+
+    assert failure is not None and "InternalError (HTTP 500)" in failure
+
+
+def test_deprecation_refused_by_aws_is_a_promote_error(
+    ec2: tuple[AwsImageCatalog, Stubber],
+) -> None:
+    catalog, stub = ec2
+    stub.add_client_error(
+        "enable_image_deprecation", service_error_code="UnauthorizedOperation", http_status_code=403
+    )
+
     with pytest.raises(PromoteError) as raised:
         catalog.deprecate(AMI, "2026-11-23T12:01:00Z")
 
     assert raised.value.exit_code == 5
+    assert "ec2:EnableImageDeprecation" in raised.value.message
 
 
 def test_deregister_deletes_every_snapshot_even_one_already_gone(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from promote.build import BuildRequest, command, parse_line, read_manifest
+from promote.build import BuildRequest, command, failure, parse_line, read_manifest
 from promote.errors import PromoteError
 
 
@@ -67,3 +67,23 @@ def test_a_manifest_without_the_last_run_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(PromoteError) as caught:
         read_manifest(path)
     assert "has no build for its last run" in caught.value.message
+
+
+def test_a_refusal_in_packers_errors_is_exit_5_with_the_policy_hint() -> None:
+    errors = [
+        "Error launching source instance: UnauthorizedOperation: You are not authorized to "
+        "perform this operation. Encoded authorization failure message: abc"
+    ]
+
+    error = failure(errors, 1, "aws")
+
+    assert error.exit_code == 5
+    assert error.message.startswith("packer build failed: AWS refused an action: Error launching")
+    assert "promote iam-policy build" in error.hint
+
+
+def test_other_packer_failures_keep_packers_last_error() -> None:
+    error = failure(["first", "Error creating AMI: InvalidAMIName.Duplicate"], 1, "sandbox")
+
+    assert error.exit_code == 1
+    assert error.message == "packer build failed: Error creating AMI: InvalidAMIName.Duplicate"

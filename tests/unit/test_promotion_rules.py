@@ -273,7 +273,7 @@ def test_waiting_for_the_copy_is_bounded_and_never_really_sleeps() -> None:
     assert sum("pending, waiting" in line for line in lines) == 4
 
 
-def test_revoke_degrades_to_a_warning_when_deprecation_is_refused() -> None:
+def test_revoke_degrades_to_a_warning_when_the_endpoint_fails_at_deprecation() -> None:
     secrets, ledger = _secrets(), FakeLedger()
     images = _estate()
     images.deprecation_fails = True
@@ -286,6 +286,21 @@ def test_revoke_degrades_to_a_warning_when_deprecation_is_refused() -> None:
     assert images.images[DEV_AMI].revoked == "CVE-1"
     assert any(line.startswith(f"warning: could not deprecate {DEV_AMI}") for line in lines)
     assert len(ledger.keys("events/")) == 1
+
+
+def test_revoke_refused_deprecation_is_an_error_before_anything_is_tagged() -> None:
+    secrets, ledger = _secrets(), FakeLedger()
+    images = _estate()
+    images.deprecation_refused = True
+    b, _ = backends(secrets, images, ledger)
+
+    with pytest.raises(PromoteError) as raised:
+        revoke.revoke(b, DEV_AMI, "CVE-1")
+
+    assert raised.value.exit_code == 5
+    assert "ec2:EnableImageDeprecation" in raised.value.message
+    assert images.images[DEV_AMI].revoked is None
+    assert ledger.keys("events/") == []
 
 
 def test_revoke_deprecates_where_the_api_allows() -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import git
 import pytest
 from click.testing import CliRunner, Result
 
@@ -118,6 +119,20 @@ class Estate:
             )["VersionId"],
             "images": sorted((i["ImageId"], json.dumps(i.get("Tags", []))) for i in images),
         }
+
+
+def git_checkout(path: Path, *messages: str) -> git.Repo:
+    """A clean git repository at PATH for release changelogs: a README, then one commit per
+    message (default: one Concourse bump), by a release engineer."""
+    repo = git.Repo.init(path)
+    with repo.config_writer() as config:
+        config.set_value("user", "name", "Rel Eng")
+        config.set_value("user", "email", "releng@example.com")
+    (path / "README.md").write_text("concourse\n")
+    repo.index.add(["README.md"])
+    for message in messages or ("Bump Concourse to 7.12.0",):
+        repo.index.commit(message)
+    return repo
 
 
 def reset(server: sandbox.Sandbox) -> None:

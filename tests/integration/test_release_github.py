@@ -6,12 +6,11 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import git
 import pytest
 from click.testing import Result
 
 from tests.fakes.github_server import FakeGitHub
-from tests.integration.conftest import Estate
+from tests.integration.conftest import Estate, git_checkout
 
 TOKEN = "ghp_SENTINEL0000000000000000000000000000"
 REPO = "acme/aws-concourse"
@@ -27,11 +26,7 @@ def hub() -> Iterator[FakeGitHub]:
 
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
-    repo = git.Repo.init(tmp_path / "checkout")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", "Rel Eng")
-        config.set_value("user", "email", "releng@example.com")
-    repo.index.commit("Bump Concourse to 7.12.0")
+    git_checkout(tmp_path / "checkout")
     (tmp_path / "checkout" / "packer").mkdir()
     (tmp_path / "checkout" / "packer" / "manifest.json").write_text('{"builds": []}')
     return tmp_path / "checkout"

@@ -9,20 +9,12 @@ import git
 import pytest
 from click.testing import Result
 
-from tests.integration.conftest import Estate
+from tests.integration.conftest import Estate, git_checkout
 
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> git.Repo:
-    repo = git.Repo.init(tmp_path / "aws-concourse")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", "Rel Eng")
-        config.set_value("user", "email", "releng@example.com")
-    (Path(repo.working_tree_dir or ".") / "README.md").write_text("concourse\n")
-    repo.index.add(["README.md"])
-    repo.index.commit("Initial import")
-    repo.index.commit("Bump Concourse to 7.12.0")
-    return repo
+    return git_checkout(tmp_path / "aws-concourse", "Initial import", "Bump Concourse to 7.12.0")
 
 
 def release(seeded: Estate, repo: git.Repo, *args: str) -> Result:

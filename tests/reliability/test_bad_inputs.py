@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import git
 import pytest
 
 from tests.fakes.github_server import FakeGitHub
-from tests.integration.conftest import Estate
+from tests.integration.conftest import Estate, git_checkout
 
 TOKEN = "ghp_RELIABILITY000000000000000000000000000"
 REPO = "acme/aws-concourse"
@@ -96,13 +95,7 @@ def _hub(scene: Scene, **workflow_inputs: set[str]) -> FakeGitHub:
 
 
 def _checkout(scene: Scene) -> Path:
-    repo = git.Repo.init(scene.tmp / "checkout")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", "Rel Eng")
-        config.set_value("user", "email", "releng@example.com")
-    (scene.tmp / "checkout" / "README.md").write_text("concourse\n")
-    repo.index.add(["README.md"])
-    repo.index.commit("Bump Concourse to 7.12.0")
+    git_checkout(scene.tmp / "checkout")
     return scene.tmp / "checkout"
 
 

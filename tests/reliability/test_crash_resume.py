@@ -5,11 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import git
-
 from promote import estate
 from promote.clock import SystemClock
-from tests.integration.conftest import Estate, reset
+from tests.integration.conftest import Estate, git_checkout, reset
 
 HOOK = {
     "PROMOTE_TEST_HOOKS": "tests.reliability.crash:install",
@@ -96,11 +94,7 @@ def test_publish_killed_at_any_call_leaves_exactly_one_tested_copy(
 
 def test_release_killed_at_any_call_makes_one_release(seeded: Estate, tmp_path: Path) -> None:
     checkout = tmp_path / "checkout"
-    repo = git.Repo.init(checkout)
-    with repo.config_writer() as config:
-        config.set_value("user", "name", "Rel Eng")
-        config.set_value("user", "email", "releng@example.com")
-    repo.index.commit("Bump Concourse")
+    repo = git_checkout(checkout)
     token_free = {"GITHUB_TOKEN": "", "GH_TOKEN": ""}
     args = ("release", "--ami", seeded.untested, "--git-repo", str(checkout))
     seeded.cli("validate", "--env", "management-dev", "--timeout", "0")

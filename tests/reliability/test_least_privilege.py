@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import git
 import pytest
 from click.testing import CliRunner, Result
 
@@ -47,7 +46,7 @@ from promote.aws import Aws, iam_action
 from promote.cli import cli
 from promote.clock import SystemClock
 from promote.config import Overrides, load
-from tests.integration.conftest import REGION, Estate, reset
+from tests.integration.conftest import REGION, Estate, git_checkout, reset
 from tests.reliability.test_faults import end_state
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -139,14 +138,7 @@ def _changed_and_validated(seeded: Estate, found: dict[str, str]) -> None:
 
 def _released_repo(seeded: Estate, found: dict[str, str]) -> None:
     _published(seeded, found)
-    repo = git.Repo.init(seeded.tmp / "aws-concourse")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", "Rel Eng")
-        config.set_value("user", "email", "releng@example.com")
-    (seeded.tmp / "aws-concourse" / "README.md").write_text("concourse\n")
-    repo.index.add(["README.md"])
-    repo.index.commit("Bump Concourse to 7.12.0")
-    found["repo"] = str(seeded.tmp / "aws-concourse")
+    found["repo"] = str(git_checkout(seeded.tmp / "aws-concourse").working_tree_dir)
 
 
 def _pointed_at_tested(seeded: Estate, found: dict[str, str]) -> None:

@@ -7,12 +7,11 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import git
 import pytest
 
 from tests.fakes.concourse_server import FakeConcourse
 from tests.fakes.github_server import FakeGitHub
-from tests.integration.conftest import Estate
+from tests.integration.conftest import Estate, git_checkout
 
 GITHUB_SENTINEL = "ghp_SENTINELgithub0000000000000000000000000"
 WRONG_GITHUB_SENTINEL = "ghp_SENTINELwrong00000000000000000000000000"
@@ -35,11 +34,7 @@ def hub() -> Iterator[FakeGitHub]:
 @pytest.fixture
 def checkout(tmp_path: Path) -> Path:
     """A clean git checkout for the release's changelog."""
-    repo = git.Repo.init(tmp_path / "checkout")
-    with repo.config_writer() as config:
-        config.set_value("user", "name", "Rel Eng")
-        config.set_value("user", "email", "releng@example.com")
-    repo.index.commit("Bump Concourse to 7.12.0")
+    git_checkout(tmp_path / "checkout")
     return tmp_path / "checkout"
 
 

@@ -462,3 +462,68 @@ def test_build_runs_with_only_its_printed_policy_and_fails_without_each_action_i
         assert "Traceback" not in run.stderr
     unneeded = actions_of(printed) - needed
     assert unneeded == set(BUILD_ON_AWS_ONLY), ", ".join(sorted(unneeded))
+
+
+def test_an_env_in_another_account_is_reached_only_through_its_role(
+    enforcing: Enforcing, aws_env: dict[str, str], tmp_path: Path
+) -> None:
+    """An env with role_arn: the user may only assume that role (the printed EnvRoles
+    statement, checked by the local AWS against the role's ARN and its trust policy); the
+    fleet reads are the role's, from the printed policy's EC2 and Auto Scaling part."""
+    role = f"arn:aws:iam::123456789012:role/{USER}-fleet"
+    config = tmp_path / "promote.toml"
+    config.write_text(
+        'test_env = "management-dev"\n'
+        "[env.management-dev]\n"
+        'secret_key = "concourse_ami_mgmt_dev"\n'
+        'autoscaling_groups = ["concourse-web-management-dev", '
+        '"concourse-worker-management-dev"]\n'
+        'accepts = "untested"\n'
+        f'role_arn = "{role}"\n'
+    )
+    printed = printed_policy("status", {**aws_env, "PROMOTE_CONFIG": str(config)})
+    roles = [s for s in printed["Statement"] if s["Action"] == ["sts:AssumeRole"]]
+    assert [s["Resource"] for s in roles] == [[role]]
+    fleet = [s for s in printed["Statement"] if s["Sid"] == "Fleet"]
+    # The user's policy as printed, with only the non-S3, non-role statements widened.
+    granted = as_moto_checks_it(printed)
+    for statement in granted["Statement"]:
+        if statement["Action"] == ["sts:AssumeRole"]:
+            statement["Resource"] = [role]
+
+    scenario = Scenario("status", lambda s, f: ["status", "--env", "management-dev"])
+    where = stage(enforcing, scenario, tmp_path / "estate", aws_env)
+    where.env["PROMOTE_CONFIG"] = str(config)
+    iam = where.iam()
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::123456789012:user/{USER}"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    iam.create_role(RoleName=role.rsplit("/", 1)[1], AssumeRolePolicyDocument=json.dumps(trust))
+
+    def role_may(document: dict[str, Any]) -> None:
+        iam.put_role_policy(
+            RoleName=role.rsplit("/", 1)[1],
+            PolicyName="fleet",
+            PolicyDocument=json.dumps(document),
+        )
+
+    role_may({"Version": "2012-10-17", "Statement": fleet})
+    result, calls = run_as_user(enforcing, scenario, where, granted)
+    assert result.exit_code == 0, result.output
+    assert "sts:AssumeRole" in calls
+
+    denied, _ = run_as_user(enforcing, scenario, where, without(granted, "sts:AssumeRole"))
+    assert denied.exit_code == 5, denied.output
+    assert f"error: AWS denied sts:AssumeRole while assuming {role}" in denied.output
+
+    role_may(without({"Version": "2012-10-17", "Statement": fleet}, "ec2:DescribeInstances"))
+    denied, _ = run_as_user(enforcing, scenario, where, granted)
+    assert denied.exit_code == 5, denied.output
+    assert "error: AWS denied ec2:DescribeInstances while" in denied.output

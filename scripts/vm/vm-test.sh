@@ -46,6 +46,13 @@ export PROMOTE_INFRA_TARBALL_URL="http://10.0.2.2:$http_port/$tarball_name"
 export PROMOTE_INFRA_TARBALL_SHA256=$tarball_sha256
 export PROMOTE_INFRA_CONCOURSE_VERSION=$concourse_version
 export PROMOTE_INFRA_EXTRA_VARS=$PWD/packer/local-vm-ansible-vars.json
+# Idempotence: the image build already ran the playbook a second time and failed on any change;
+# test_playbook.py checks that record. VM_TEST_RERUN_PLAYBOOK=1 re-runs it against the worker VM.
+if [[ ${VM_TEST_RERUN_PLAYBOOK:-0} != 1 ]]; then
+  PROMOTE_INFRA_IDEMPOTENCE_RECORD=$(realpath "$image/idempotence.json")
+  export PROMOTE_INFRA_IDEMPOTENCE_RECORD
+  vm_log "idempotence: checking the image build's second playbook run ($PROMOTE_INFRA_IDEMPOTENCE_RECORD)"
+fi
 strategy_plugins=$(python3 -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__) + "/plugins/strategy")' 2>/dev/null || true)
 if [[ -n $strategy_plugins && ${VM_ANSIBLE_MITOGEN:-1} == 1 ]]; then
   export ANSIBLE_STRATEGY_PLUGINS=$strategy_plugins ANSIBLE_STRATEGY=mitogen_linear

@@ -58,10 +58,15 @@ chroot "$root" systemctl enable systemd-networkd.service ssh.service >/dev/null 
 # The image is provisioned later; the system containerd must not race Concourse's own.
 chroot "$root" systemctl disable containerd.service >/dev/null 2>&1 || true
 # Under TCG every unit costs CPU seconds at each boot, and the VMs live for minutes: none of
-# these periodic jobs or consoles can run in that time, except on the first boot, where the apt
-# timers would fetch package lists through qemu's NAT during the Packer build.
+# these periodic jobs, consoles, debug filesystems or module preloads is used in that time,
+# and the apt timers would fetch package lists through qemu's NAT during the Packer build.
+# (The role loads overlay and br_netfilter itself, through modules-load.d.)
 chroot "$root" systemctl mask apt-daily.timer apt-daily-upgrade.timer dpkg-db-backup.timer \
-  e2scrub_all.timer e2scrub_reap.service fstrim.timer getty@tty1.service >/dev/null 2>&1
+  e2scrub_all.timer e2scrub_reap.service fstrim.timer getty@tty1.service serial-getty@ttyS0.service \
+  modprobe@loop.service modprobe@dm_mod.service modprobe@drm.service modprobe@efi_pstore.service \
+  modprobe@fuse.service modprobe@configfs.service sys-kernel-debug.mount sys-kernel-tracing.mount \
+  sys-kernel-config.mount sys-fs-fuse-connections.mount dev-hugepages.mount \
+  systemd-binfmt.service proc-sys-fs-binfmt_misc.automount >/dev/null 2>&1
 # The initramfs only has to find /dev/vda: the virtio modules, not "most" of the kernel's
 # (15 MB -> 6 MB, and less to probe under emulation).
 printf 'virtio_pci\nvirtio_blk\n' >>"$root/etc/initramfs-tools/modules"

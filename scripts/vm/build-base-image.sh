@@ -2,9 +2,9 @@
 # Build the Debian 12 base disk for the local VM: debootstrap -> mkfs.ext4 -d -> qcow2.
 #
 # No loop mounts and no bootloader: the VM is booted with qemu's direct kernel boot, so the
-# kernel and initrd are copied out beside the disk. The role's heavy packages (containerd,
-# chrony) are pre-seeded here so the TCG-emulated Packer build does not spend minutes in
-# dpkg; the role still declares and verifies them.
+# kernel and initrd are copied out beside the disk. The role's packages (containerd, runc,
+# iptables, chrony) are pre-seeded here so the TCG-emulated Packer build does not spend minutes
+# in dpkg (iptables alone cost it ~20 s); the role still declares and verifies them.
 #
 # usage: build-base-image.sh OUT_DIR SSH_PUBLIC_KEY
 set -euo pipefail
@@ -20,7 +20,7 @@ packages=(
   systemd systemd-sysv dbus kmod procps iproute2
   openssh-server sudo ca-certificates
   python3 python3-apt
-  containerd chrony
+  containerd runc iptables openssh-client chrony
 )
 include=$(IFS=,; echo "${packages[*]}")
 
@@ -74,6 +74,9 @@ echo "MODULES=list" >"$root/etc/initramfs-tools/conf.d/local-vm.conf"
 chroot "$root" update-initramfs -u -k all >"$work/initramfs.log" 2>&1 \
   || { tail -20 "$work/initramfs.log" >&2; exit 1; }
 chroot "$root" apt-get clean
+# apt-get clean also drops apt's binary package cache, which the Ansible apt module would then
+# rebuild from the package lists inside the emulated VM (seconds per task); build it here.
+chroot "$root" apt-cache gencaches >/dev/null
 
 kernel=$(ls "$root"/boot/vmlinuz-* | sort -V | tail -1)
 initrd=$(ls "$root"/boot/initrd.img-* | sort -V | tail -1)

@@ -12,6 +12,8 @@ Options and environment (see README.md in this directory):
   PROMOTE_INFRA_TARBALL_URL, PROMOTE_INFRA_TARBALL_SHA256, PROMOTE_INFRA_CONCOURSE_VERSION
                                       the release the node was built with
   PROMOTE_INFRA_EXTRA_VARS            optional path to a JSON file of extra vars the build used
+  PROMOTE_INFRA_IDEMPOTENCE_RECORD    optional: the image build's record of its second playbook
+                                      run, checked instead of running the playbook again
 """
 
 from __future__ import annotations

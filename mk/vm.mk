@@ -6,8 +6,13 @@
 #   make ansible-lint     ansible-lint --profile production on ansible/
 #   make packer-validate  packer validate (Debian's 1.6.6) on every template in packer/
 #   make vm-image         build or reuse the VM image (cached under .cache/vm, keyed by inputs)
-#   make vm-test          vm-image, then boot it per role and run tests/infra over SSH
-#   make bench-vm         time the chain cold and cached -> benchmarks/results/image.json
+#   make vm-test          vm-image, then boot it per role (worker, web) and the bare base (the
+#                         wrong-checksum refusal), three VMs at once, and run tests/infra over
+#                         SSH; VM_TEST_PARALLEL=N VMs at a time, VM_TEST_RERUN_PLAYBOOK=1 re-runs
+#                         the playbook on the worker instead of checking the build's no-change
+#                         record (scripts/vm/ansible-converges)
+#   make bench-vm         time the chain cold (base and image deleted) and cached
+#                         -> benchmarks/results/image.json (make bench adds the figures)
 #   make vm-clean         drop the VM cache (keeps the venv)
 #   make packer-build-sandbox PACKER_VARS='-var endpoint=http://127.0.0.1:PORT -var manifest_path=...'
 #                         amazon-ebs against the local AWS endpoint (no instance, no provisioner)

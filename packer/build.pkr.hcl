@@ -17,6 +17,23 @@ build {
     )
   }
 
+  # The local image proves the roles converge: the same playbook runs a second time and any
+  # change fails the build (scripts/vm/ansible-converges; its record goes into the image
+  # directory for tests/infra/test_playbook.py).
+  provisioner "ansible" {
+    only             = ["qemu.local"]
+    command          = "${path.root}/../scripts/vm/ansible-converges"
+    playbook_file    = "${path.root}/../ansible/concourse.yml"
+    user             = "${build.User}"
+    use_proxy        = false
+    ansible_env_vars = ["ANSIBLE_CONFIG=${path.root}/../ansible/ansible.cfg"]
+    extra_arguments = concat(
+      ["--extra-vars", jsonencode(local.release_vars)],
+      ["--extra-vars", jsonencode(local.local_vm_vars)],
+      var.ansible_extra_arguments,
+    )
+  }
+
   post-processor "manifest" {
     output     = var.manifest_path
     strip_path = true

@@ -102,7 +102,7 @@ source "qemu" "local" {
 
   # Direct kernel boot (the debootstrap disk has no bootloader); SSH forwarded on loopback only.
   qemuargs = [
-    ["-cpu", "max"],
+    ["-cpu", var.vm_cpu_model],
     ["-kernel", var.vm_kernel],
     ["-initrd", var.vm_initrd],
     ["-append", "root=/dev/vda rw console=ttyS0"],

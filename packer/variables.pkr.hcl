@@ -143,3 +143,9 @@ variable "vm_cpus" {
   type    = number
   default = 2
 }
+
+variable "vm_cpu_model" {
+  type        = string
+  default     = "qemu64"
+  description = "qemu -cpu; under TCG qemu64 boots and provisions in fewer CPU seconds than max."
+}

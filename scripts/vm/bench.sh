@@ -26,8 +26,10 @@ result = {
     "vm_chain_cached_s": cached,
     "vm_chain_cold_target_s": 360,
     "vm_chain_cached_target_s": 120,
-    "what": "make vm-test wall time: cold = debootstrap base + packer qemu build + 3 VMs with suites; "
-            "cached = base and image reused, 3 VMs with suites",
+    "what": "make vm-test wall time: cold = debootstrap base + packer qemu build (provisioning "
+            "run + the no-change second run) + 3 VMs with suites; cached = base and image "
+            "reused, 3 VMs with suites",
+    "vms_at_once": int(os.environ.get("VM_TEST_PARALLEL", "3")),
     "accelerator": "tcg",
     "cpus": os.cpu_count(),
     # TCG is CPU-bound: on a shared host these figures move with other work.

@@ -2,6 +2,8 @@
 # Build, or reuse from the cache, the local VM image: the debootstrap base disk, then Packer's
 # qemu builder running the Ansible roles against it. Prints the image directory on stdout:
 #   concourse.qcow2  vmlinuz  initrd.img  tarball.json (the fixture release it was built with)
+#   idempotence.json (the build's second playbook run, which changed nothing; see
+#                     scripts/vm/ansible-converges)
 #
 # Cache keys are hashes of the inputs, so editing a role, a template or the fixture rebuilds
 # the image, and editing the base script rebuilds the base too. Old entries are removed.
@@ -43,7 +45,9 @@ tarball_name=$(python3 -c 'import json, os, sys; print(os.path.basename(json.loa
 tarball_sha256=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["sha256"])' "$cache/fixture.json")
 concourse_version=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$cache/fixture.json")
 
-image_key=$( (echo "$base_key $tarball_sha256"; hash_inputs ansible packer scripts/vm/image.sh) | sha256sum | cut -c1-16)
+image_key=$( (echo "$base_key $tarball_sha256"
+  hash_inputs ansible packer scripts/vm/image.sh scripts/vm/ansible-converges \
+    scripts/vm/requirements.txt tests/infra/playbook_run.py) | sha256sum | cut -c1-16)
 image=$cache/image-$image_key
 if [[ -f $image/concourse.qcow2 ]]; then
   vm_log "VM image cached: $image"
@@ -68,6 +72,11 @@ if [[ -n $strategy_plugins && ${VM_ANSIBLE_MITOGEN:-1} == 1 ]]; then
   export ANSIBLE_STRATEGY_PLUGINS=$strategy_plugins ANSIBLE_STRATEGY=mitogen_linear
 fi
 
+# The second provisioner (ansible-converges) records its no-change run here.
+PROMOTE_IDEMPOTENCE_RECORD=$(realpath -m "$cache")/idempotence.partial.json
+export PROMOTE_IDEMPOTENCE_RECORD
+rm -f "$PROMOTE_IDEMPOTENCE_RECORD"
+
 vm_log "building the VM image with packer (qemu.local, TCG): $image"
 timeout "${VM_BUILD_TIMEOUT:-1200}" packer build -color=false -only=qemu.local \
   -var "vm_base_image=$base/disk.qcow2" \
@@ -84,6 +93,7 @@ timeout "${VM_BUILD_TIMEOUT:-1200}" packer build -color=false -only=qemu.local \
 
 cp "$base/vmlinuz" "$base/initrd.img" "$image.partial/"
 cp "$cache/fixture.json" "$image.partial/tarball.json"
+mv "$PROMOTE_IDEMPOTENCE_RECORD" "$image.partial/idempotence.json"
 echo "$base" >"$image.partial/base_dir"
 mv "$image.partial" "$image"
 vm_log "VM image built in $((SECONDS - started))s: $image"

@@ -12,6 +12,8 @@ Options and environment (see README.md in this directory):
   PROMOTE_INFRA_TARBALL_URL, PROMOTE_INFRA_TARBALL_SHA256, PROMOTE_INFRA_CONCOURSE_VERSION
                                       the release the node was built with
   PROMOTE_INFRA_EXTRA_VARS            optional path to a JSON file of extra vars the build used
+  PROMOTE_INFRA_IDEMPOTENCE_RECORD    optional: the image build's record of its second playbook
+                                      run, checked instead of running the playbook again
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import shlex
 import subprocess
 import time
 
@@ -102,6 +105,30 @@ def _only_for_its_role(request: pytest.FixtureRequest) -> None:
         role = request.getfixturevalue("node_role")
         if role != marker.args[0]:
             pytest.skip(f"checks a {marker.args[0]} node; this node plays {role}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FileStat:
+    """What the suites check about a path (symlinks followed, like testinfra's File)."""
+
+    kind: str  # "file", "directory" or what stat(1) calls it
+    user: str
+    group: str
+    mode: int
+
+
+def file_stats(host, *paths: str) -> dict[str, FileStat]:
+    """Type, owner, group and mode of every path in one command: a command per attribute
+    (testinfra's File) costs a round trip each, which adds up under emulation. A missing path
+    is missing from the result."""
+    quoted = " ".join(shlex.quote(path) for path in paths)
+    result = host.run(f"stat -L -c '%F|%U|%G|%a|%n' -- {quoted}")
+    stats = {}
+    for line in result.stdout.splitlines():
+        kind, user, group, mode, name = line.split("|", 4)
+        kind = "file" if kind.startswith("regular") else kind
+        stats[name] = FileStat(kind, user, group, int(mode, 8))
+    return stats
 
 
 def unit_property(host, unit: str, name: str) -> str:

@@ -1,7 +1,7 @@
 """What every Concourse node built from the image has, whichever role it plays."""
 
 import pytest
-from conftest import unit_property
+from conftest import file_stats, unit_property
 
 REQUIRED_SYSCTLS = {
     "net.ipv4.ip_forward": 1,
@@ -32,7 +32,7 @@ def test_only_the_chosen_role_runs(host, node_role):
 
 
 def test_both_roles_units_are_installed(host):
-    for unit in (
+    units = (
         "concourse-web.service",
         "concourse-worker.service",
         "concourse-web.target",
@@ -41,9 +41,11 @@ def test_both_roles_units_are_installed(host):
         "concourse-health@.timer",
         "concourse-keys@.service",
         "concourse-select-role.service",
-    ):
-        unit_file = host.file(f"/etc/systemd/system/{unit}")
-        assert unit_file.is_file, unit
+    )
+    stats = file_stats(host, *(f"/etc/systemd/system/{unit}" for unit in units))
+    for unit in units:
+        unit_file = stats.get(f"/etc/systemd/system/{unit}")
+        assert unit_file and unit_file.kind == "file", unit
         assert unit_file.user == "root" and unit_file.mode == 0o644, unit
 
 
@@ -75,12 +77,14 @@ def test_no_download_or_staging_tree_is_left_behind(host):
 
 
 def test_config_directory_is_root_only(host):
-    config_dir = host.file("/etc/concourse")
-    assert config_dir.is_directory
+    env_files = ("web.env", "worker.env", "health.env")
+    stats = file_stats(host, "/etc/concourse", *(f"/etc/concourse/{f}" for f in env_files))
+    config_dir = stats.get("/etc/concourse")
+    assert config_dir and config_dir.kind == "directory"
     assert (config_dir.user, config_dir.group, config_dir.mode) == ("root", "root", 0o700)
-    for env_file in ("web.env", "worker.env", "health.env"):
-        f = host.file(f"/etc/concourse/{env_file}")
-        assert (f.user, f.mode) == ("root", 0o600), env_file
+    for env_file in env_files:
+        f = stats.get(f"/etc/concourse/{env_file}")
+        assert f and (f.user, f.mode) == ("root", 0o600), env_file
 
 
 def test_every_key_is_root_owned_and_private(host):
@@ -89,9 +93,10 @@ def test_every_key_is_root_owned_and_private(host):
         " \\( -name '*key*' -o -name 'authorized_worker_keys' \\)"
     ).split()
     assert keys, "no keys under /etc/concourse"
+    stats = file_stats(host, *keys)
     for key in keys:
-        f = host.file(key)
-        assert (f.user, f.group, f.mode) == ("root", "root", 0o600), key
+        f = stats.get(key)
+        assert f and (f.user, f.group, f.mode) == ("root", "root", 0o600), key
 
 
 def test_concourse_system_user_cannot_log_in(host):

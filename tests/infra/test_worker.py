@@ -5,6 +5,7 @@ import signal
 
 import pytest
 from conftest import (
+    file_stats,
     http_get,
     journal_cursor,
     unit_property,
@@ -36,8 +37,8 @@ def test_worker_runs_as_root_with_the_containerd_runtime(host):
 
 
 def test_worker_work_dir_is_root_only(host):
-    work_dir = host.file("/concourse/worker")
-    assert work_dir.is_directory
+    work_dir = file_stats(host, "/concourse/worker").get("/concourse/worker")
+    assert work_dir and work_dir.kind == "directory"
     assert (work_dir.user, work_dir.mode) == ("root", 0o700)
 
 
@@ -47,8 +48,8 @@ def test_worker_healthcheck_listens_on_8888(host):
 
 
 def test_worker_key_exists(host):
-    key = host.file("/etc/concourse/worker_key")
-    assert key.is_file and (key.user, key.mode) == ("root", 0o600)
+    key = file_stats(host, "/etc/concourse/worker_key").get("/etc/concourse/worker_key")
+    assert key and key.kind == "file" and (key.user, key.mode) == ("root", 0o600)
 
 
 def systemd_timespan_seconds(timespan: str) -> float:

@@ -5,7 +5,7 @@
 
 VM_SSH_KEY=${VM_SSH_KEY:-.cache/vm/ssh/id_ed25519}
 VM_MEMORY=${VM_MEMORY:-1024}
-# One vCPU per VM: vm-test runs two VMs at a time on a 2-core host, and TCG's cross-vCPU work
+# One vCPU per VM: vm-test runs three VMs at once on a 2-core host, and TCG's cross-vCPU work
 # (IPIs, TLB flushes) only costs there. qemu64 rather than max: the guest kernel takes cheaper
 # paths without max's extra features (measured: ~20-22 vs ~26-27 CPU seconds to boot).
 VM_CPUS=${VM_CPUS:-1}

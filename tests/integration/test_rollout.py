@@ -20,9 +20,9 @@ NO_IMDS = {"AWS_EC2_METADATA_DISABLED": "true"}
 FAST = ("--interval", "0.2s", "--timeout", "60s")
 
 
-def roll(seeded: Estate, *args: str) -> Result:
-    """`promote rollout --env management-dev ARGS` with IMDS off, through the CLI."""
-    return seeded.cli("rollout", "--env", "management-dev", *args, env=NO_IMDS)
+def roll(seeded: Estate, *args: str, env: dict[str, str] | None = None) -> Result:
+    """`promote rollout --env management-dev ARGS` with IMDS off (plus ENV), through the CLI."""
+    return seeded.cli("rollout", "--env", "management-dev", *args, env={**NO_IMDS, **(env or {})})
 
 
 @contextmanager
@@ -91,9 +91,7 @@ def test_a_dry_run_prints_the_plan_and_changes_nothing(seeded: Estate) -> None:
 
 
 def test_rerunning_a_finished_rollout_replaces_nothing(seeded: Estate) -> None:
-    result = seeded.cli(
-        "rollout", "--env", "management-dev", "--interval", "0.2s", "--timeout", "60s", env=NO_IMDS
-    )
+    result = roll(seeded, *FAST)
 
     assert result.exit_code == 0, result.output
     assert "rolled management-dev" in result.stdout and "0 replaced" in result.stdout
@@ -102,17 +100,7 @@ def test_rerunning_a_finished_rollout_replaces_nothing(seeded: Estate) -> None:
 def test_replace_all_refreshes_instances_already_on_the_ami(seeded: Estate) -> None:
     before = {i["InstanceId"] for i in seeded.group(WORKER)["Instances"]}
 
-    result = seeded.cli(
-        "rollout",
-        "--env",
-        "management-dev",
-        "--replace-all",
-        "--interval",
-        "0.2s",
-        "--timeout",
-        "60s",
-        env=NO_IMDS,
-    )
+    result = roll(seeded, "--replace-all", *FAST)
 
     assert result.exit_code == 0, result.output
     after = {i["InstanceId"] for i in seeded.group(WORKER)["Instances"]}
@@ -122,18 +110,8 @@ def test_replace_all_refreshes_instances_already_on_the_ami(seeded: Estate) -> N
 def test_the_instance_running_the_rollout_is_never_terminated(seeded: Estate) -> None:
     me = seeded.group(WORKER)["Instances"][0]["InstanceId"]
 
-    result = seeded.cli(
-        "rollout",
-        "--env",
-        "management-dev",
-        "--ami",
-        seeded.tested,
-        "--interval",
-        "0.2s",
-        "--timeout",
-        "60s",
-        "--no-validate",
-        env={"PROMOTE_THIS_INSTANCE_ID": me},
+    result = roll(
+        seeded, "--ami", seeded.tested, *FAST, "--no-validate", env={"PROMOTE_THIS_INSTANCE_ID": me}
     )
 
     assert result.exit_code == 0, result.output
@@ -195,19 +173,7 @@ def test_a_crashed_rollout_blocks_a_second_one_until_resumed(seeded: Estate) -> 
     assert f"error: another rollout of {WEB} is running" in refused.stderr
     assert "by bob" in refused.stderr and "--resume" in refused.stderr
     assert seeded.snapshot() == before
-    resumed = seeded.cli(
-        "rollout",
-        "--env",
-        "management-dev",
-        "--ami",
-        seeded.tested,
-        "--interval",
-        "0.2s",
-        "--timeout",
-        "60s",
-        "--resume",
-        env=NO_IMDS,
-    )
+    resumed = roll(seeded, "--ami", seeded.tested, *FAST, "--resume")
     assert resumed.exit_code == 0, resumed.output
     assert seeded.group(WEB)["DesiredCapacity"] == 2
     assert control.marker(env, WEB) is None
@@ -256,10 +222,8 @@ def test_workers_are_landed_through_concourse_before_termination(seeded: Estate)
             concourse.add_worker(dns[instance].split(".")[0])
         concourse.add_worker("some-other-worker")
 
-        result = seeded.cli(
-            "rollout",
-            "--env",
-            "management-dev",
+        result = roll(
+            seeded,
             "--ami",
             seeded.tested,
             "--interval",
@@ -268,7 +232,7 @@ def test_workers_are_landed_through_concourse_before_termination(seeded: Estate)
             "60s",
             "--concourse-url",
             concourse.url,
-            env={**NO_IMDS, "CONCOURSE_TOKEN": "concourse-bearer-sentinel"},
+            env={"CONCOURSE_TOKEN": "concourse-bearer-sentinel"},
         )
 
     assert result.exit_code == 0, result.output
@@ -282,15 +246,13 @@ def test_workers_are_landed_through_concourse_before_termination(seeded: Estate)
 def test_landing_without_a_token_is_refused_before_any_change(seeded: Estate) -> None:
     before = seeded.group(WORKER)
 
-    result = seeded.cli(
-        "rollout",
-        "--env",
-        "management-dev",
+    result = roll(
+        seeded,
         "--ami",
         seeded.tested,
         "--concourse-url",
         "http://127.0.0.1:9",
-        env={**NO_IMDS, "CONCOURSE_TOKEN": ""},
+        env={"CONCOURSE_TOKEN": ""},
     )
 
     assert result.exit_code == 2
@@ -302,20 +264,7 @@ def test_asg_limits_a_refresh_to_the_workers(seeded: Estate) -> None:
     web_before = {i["InstanceId"] for i in seeded.group(WEB)["Instances"]}
     workers_before = {i["InstanceId"] for i in seeded.group(WORKER)["Instances"]}
 
-    result = seeded.cli(
-        "rollout",
-        "--env",
-        "management-dev",
-        "--asg",
-        WORKER,
-        "--replace-all",
-        "--interval",
-        "0.2s",
-        "--timeout",
-        "60s",
-        "--no-validate",
-        env=NO_IMDS,
-    )
+    result = roll(seeded, "--asg", WORKER, "--replace-all", *FAST, "--no-validate")
 
     assert result.exit_code == 0, result.output
     assert {i["InstanceId"] for i in seeded.group(WEB)["Instances"]} == web_before
@@ -323,15 +272,7 @@ def test_asg_limits_a_refresh_to_the_workers(seeded: Estate) -> None:
 
 
 def test_an_asg_of_another_env_is_refused(seeded: Estate) -> None:
-    result = seeded.cli(
-        "rollout",
-        "--env",
-        "management-dev",
-        "--asg",
-        "concourse-worker-management",
-        "--dry-run",
-        env=NO_IMDS,
-    )
+    result = roll(seeded, "--asg", "concourse-worker-management", "--dry-run")
 
     assert result.exit_code == 2
     assert "error: concourse-worker-management is not an ASG of management-dev" in result.stderr
@@ -342,15 +283,13 @@ def test_a_wrong_concourse_token_is_refused_before_any_change(seeded: Estate) ->
 
     before = {g: seeded.group(g) for g in (WEB, WORKER)}
     with FakeConcourse(token="right") as concourse:
-        result = seeded.cli(
-            "rollout",
-            "--env",
-            "management-dev",
+        result = roll(
+            seeded,
             "--ami",
             seeded.tested,
             "--concourse-url",
             concourse.url,
-            env={**NO_IMDS, "CONCOURSE_TOKEN": "wrong"},
+            env={"CONCOURSE_TOKEN": "wrong"},
         )
 
     assert result.exit_code == 5

@@ -12,11 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from tests.fakes.loopback import Loopback
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "octokit"
 DOCS = "https://docs.github.com/rest"
@@ -254,35 +256,22 @@ class FakeGitHub:
         self._failures: list[_Failure] = []
         self._ids = 1000
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: Loopback | None = None
         self.url = ""
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> Self:
         """Listen on a free loopback port in a background thread."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.02},  # shutdown() waits up to one poll
-            name="fake-github",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server = Loopback(_handler_for(self), "fake-github")
+        self.url = self._server.url
         return self
 
     def stop(self) -> None:
         """Stop listening."""
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._server.stop()
         self._server = None
-        self._thread = None
 
     def __enter__(self) -> Self:
         """Start the server."""

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import boto3
 import pytest
 
 from tests.fakes.github_server import FakeGitHub
+from tests.fakes.loopback import Loopback
 from tests.integration.conftest import Estate, git_checkout
 
 TOKEN = "ghp_RELIABILITY000000000000000000000000000"
@@ -160,15 +160,12 @@ class DenyingProxy:
 
             do_GET = do_POST = do_PUT = do_HEAD = do_DELETE = _relay
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = Loopback(Handler, "denying-proxy")
+        self.url = self._server.url
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.stop()
 
 
 # --- one arrange step per row ----------------------------------------------------------------

@@ -6,10 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help tools install lint typecheck unit integration test demo ami bench clean
+.PHONY: help tools install lint typecheck unit integration reliability pipelines test demo ami \
+        bench clean
 
 help:  ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +41,12 @@ unit: $(STAMP)  ## unit tests (no network)
 
 integration: $(STAMP)  ## integration tests against the local AWS (moto server)
 	$(BIN)/pytest tests/integration
+
+reliability: $(STAMP)  ## faults, races, crashes, bad inputs, secrets, least privilege (moto server)
+	$(BIN)/pytest tests/reliability
+
+pipelines: $(STAMP)  ## the Concourse pipelines and GitHub workflows, checked with their real tools
+	$(BIN)/pytest tests/pipelines
 
 test: tools lint typecheck  ## lint, type-check, every pytest suite, then the VM chain (make vm-test)
 	$(BIN)/pytest

@@ -7,7 +7,7 @@ per instance: the local AWS pages DescribeInstances by reservation, real EC2 by 
 in one run, times alternately (A B, B A, A B, ...; REPEATS samples each, 3 by default to stay
 under ~3 minutes, since the local AWS takes 10-25 s to render 2,000 instances):
 
-- A: `promote.fleet.validate(...)` in-process, once (timeout 0), over `promote.aws.AwsFleet`;
+- A: `promote.domain.fleet.validate(...)` in-process, once (timeout 0), over `AwsFleet`;
 - B: a raw boto3 paginated DescribeInstances sweep (1,000 a page) of the same instances,
   filtered by the same `aws:autoscaling:groupName` tag values promote uses.
 
@@ -36,10 +36,14 @@ from typing import Any
 
 import boto3
 
-from promote import estate, fleet, sandbox
-from promote.aws import DESCRIBE_INSTANCES_PAGE, Aws, AwsFleet
+from promote.adapters.aws.autoscaling import AwsFleet
+from promote.adapters.aws.ec2 import DESCRIBE_INSTANCES_PAGE
+from promote.adapters.aws.session import Aws
 from promote.clock import SystemClock
 from promote.config import Config, Environment, Overrides, load
+from promote.domain import fleet
+from promote.sandbox import estate
+from promote.sandbox import server as sandbox
 
 RESULTS = Path(__file__).resolve().parent / "results" / "validate.json"
 REGION = "eu-west-2"

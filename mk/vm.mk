@@ -54,34 +54,34 @@ $(VM_SSH_KEY):
 	mkdir -p $(dir $@)
 	ssh-keygen -q -t ed25519 -N '' -C promote-vm-test -f $@
 
-vm-deps: vm-apt-deps $(VM_VENV)/.installed $(VM_SSH_KEY)
+vm-deps: vm-apt-deps $(VM_VENV)/.installed $(VM_SSH_KEY)  ## apt-get packer, qemu, debootstrap when missing; the VM venv; the SSH key
 
-ansible-lint: $(VM_VENV)/.installed
+ansible-lint: $(VM_VENV)/.installed  ## ansible-lint --profile production on ansible/ (part of make test)
 	cd ansible && PATH="$(CURDIR)/$(VM_VENV)/bin:$$PATH" ansible-lint --profile production
 
 # Runs from the repository root: the templates' default paths are relative to it.
-packer-validate: vm-deps
+packer-validate: vm-deps  ## packer validate and fmt -check on every template (part of make test)
 	$(VM_ENV) packer validate -var vm_ssh_private_key_file=$(VM_SSH_KEY) packer/
 	$(VM_ENV) packer validate -only=amazon-ebs.sandbox -var endpoint=http://127.0.0.1:5000 packer/
 	$(VM_ENV) packer fmt -check packer/
 
-vm-image: vm-deps
+vm-image: vm-deps  ## build or reuse the VM image (cached under VM_CACHE_DIR, keyed by inputs)
 	$(VM_ENV) scripts/vm/image.sh
 
-vm-test: vm-deps
+vm-test: vm-deps  ## boot the VM image per role and run tests/infra over SSH (part of make test)
 	$(VM_ENV) scripts/vm/vm-test.sh
 
-bench-vm: vm-deps
+bench-vm: vm-deps  ## time the VM chain cold and cached -> benchmarks/results/image.json
 	$(VM_ENV) scripts/vm/bench.sh $(VM_BENCH_OUT)
 
-vm-clean:
+vm-clean:  ## drop the VM cache (keeps the venv)
 	rm -rf $(VM_CACHE_DIR)/base-* $(VM_CACHE_DIR)/image-* $(VM_CACHE_DIR)/run $(VM_CACHE_DIR)/fixture
 
 # The manifest (default packer/manifest.json, or -var manifest_path=...) holds the AMI as
 # builds[-1].artifact_id = "<region>:<ami-id>". AWS credentials come from the environment
 # (any non-empty pair for the sandbox).
-packer-build-sandbox: vm-deps
+packer-build-sandbox: vm-deps  ## amazon-ebs against the local AWS: PACKER_VARS='-var endpoint=...'
 	$(VM_ENV) packer build -color=false -only=amazon-ebs.sandbox $(PACKER_VARS) packer/
 
-packer-build-aws: vm-deps
+packer-build-aws: vm-deps  ## amazon-ebs on real AWS, provisioned by the Ansible roles
 	$(VM_ENV) packer build -color=false -only=amazon-ebs.aws $(PACKER_VARS) packer/

@@ -66,7 +66,7 @@ _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 class Environment:
     """One deployment target: the secret key Terraform reads and the ASGs that run Concourse."""
 
-    name: str
+    name: str = field(metadata={"key": None})
     secret_key: str
     autoscaling_groups: tuple[str, ...]
     accepts: Stage
@@ -85,11 +85,12 @@ class Config:
     tested_name: str
     test_env: str
     github_repo: str
-    envs: Mapping[str, Environment]
+    envs: Mapping[str, Environment] = field(metadata={"key": "env"})
     endpoint_url: str | None = None
     profile: str | None = None
-    path: Path | None = None
-    sources: Mapping[str, str] = field(default_factory=dict)
+    # Where the file and each value came from: shown by `promote config`, not part of the data.
+    path: Path | None = field(default=None, metadata={"key": None})
+    sources: Mapping[str, str] = field(default_factory=dict, metadata={"key": None})
 
     def environment(self, name: str) -> Environment:
         """The environment called NAME, or a usage error listing the known ones."""
@@ -110,29 +111,14 @@ class Config:
         """The region an environment's instances live in."""
         return env.region or self.region
 
-    def as_dict(self) -> dict[str, Any]:
-        """Plain data for `promote config` and JSON output."""
-        return {
-            "region": self.region,
-            "secret_id": self.secret_id,
-            "evidence_bucket": self.evidence_bucket,
-            "untested_name": self.untested_name,
-            "tested_name": self.tested_name,
-            "test_env": self.test_env,
-            "github_repo": self.github_repo,
-            "endpoint_url": self.endpoint_url,
-            "profile": self.profile,
-            "env": {
-                name: {
-                    "secret_key": env.secret_key,
-                    "autoscaling_groups": list(env.autoscaling_groups),
-                    "accepts": env.accepts,
-                    "role_arn": env.role_arn,
-                    "region": env.region,
-                }
-                for name, env in self.envs.items()
-            },
-        }
+
+@dataclass(frozen=True)
+class ConfigReport:
+    """What `promote config` shows: the resolved values and where each came from."""
+
+    config_file: str | None
+    config: Config
+    sources: Mapping[str, str]
 
 
 @dataclass(frozen=True)

@@ -48,3 +48,8 @@ def check_failed(message: str, hint: str = "") -> PromoteError:
 def remote_error(message: str, hint: str = "") -> PromoteError:
     """A remote service failed after retries, or refused us (exit 5)."""
     return PromoteError(message, hint, ExitCode.REMOTE)
+
+
+def conflict(message: str, hint: str = "") -> PromoteError:
+    """A concurrent change won, after retries (exit 6)."""
+    return PromoteError(message, hint, ExitCode.CONFLICT)

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=$1
-cache=${VM_CACHE_DIR:-.cache/vm}
+cache=${VM_CACHE_DIR:?run through make (mk/vm.mk sets VM_CACHE_DIR)}
 
 load_before=$(cut -d' ' -f1 /proc/loadavg)
 rm -rf "$cache"/base-* "$cache"/image-*

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=lib.sh
 source scripts/vm/lib.sh
 
-cache=${VM_CACHE_DIR:-.cache/vm}
+cache=${VM_CACHE_DIR:?run through make (mk/vm.mk sets VM_CACHE_DIR)}
 venv=${VM_VENV:-.cache/vm-venv}
 export PATH="$PWD/$venv/bin:$PATH"
 export CHECKPOINT_DISABLE=1 PACKER_CACHE_DIR="$cache/packer_cache"

@@ -3,7 +3,9 @@
 # Source this file; every wait is bounded.
 # shellcheck shell=bash
 
-VM_SSH_KEY=${VM_SSH_KEY:-.cache/vm/ssh/id_ed25519}
+# VM_CACHE_DIR and VM_SSH_KEY are defined once, in mk/vm.mk, and passed in by make.
+: "${VM_CACHE_DIR:?run through make (mk/vm.mk sets VM_CACHE_DIR)}"
+: "${VM_SSH_KEY:?run through make (mk/vm.mk sets VM_SSH_KEY)}"
 VM_MEMORY=${VM_MEMORY:-1024}
 # One vCPU per VM: vm-test runs three VMs at once on a 2-core host, and TCG's cross-vCPU work
 # (IPIs, TLB flushes) only costs there. qemu64 rather than max: the guest kernel takes cheaper

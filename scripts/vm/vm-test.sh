@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 # shellcheck source=lib.sh
 source scripts/vm/lib.sh
 
-cache=${VM_CACHE_DIR:-.cache/vm}
+cache=${VM_CACHE_DIR:?run through make (mk/vm.mk sets VM_CACHE_DIR)}
 venv=${VM_VENV:-.cache/vm-venv}
 export PATH="$PWD/$venv/bin:$PATH"
 run=$cache/run
@@ -80,7 +80,7 @@ suite() {
     "$PWD/$VM_SSH_KEY" "$VM_SSH_CONTROL_PATH" >"$state/ssh_config"
   vm_log "running the $name suites"
   if PROMOTE_INFRA_INVENTORY=$state/inventory timeout "${VM_SUITE_TIMEOUT:-900}" \
-      python3 -m pytest tests/infra -p no:cacheprovider -rfEs \
+      python3 -m pytest tests/infra --confcutdir=tests/infra -p no:cacheprovider -rfEs \
       --hosts="ssh://root@127.0.0.1:$port" --ssh-config="$state/ssh_config" \
       --junitxml="$results/$name.xml" --durations=5 "$@"; then
     vm_log "$name suites passed in $((SECONDS - suite_started))s"

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.integration.conftest import Estate
+from tests.support.estate import Estate
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import socket
 
-from tests.integration.conftest import Estate
+from tests.support.estate import Estate
 
 
 def test_no_credentials_is_one_line_exit_5_and_writes_nothing(seeded: Estate) -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from promote.aws import Aws
-from promote.context import AppContext
-from tests.integration.conftest import Estate
+from promote.adapters.aws.session import Aws
+from promote.cli.app import AppContext
+from tests.support.estate import Estate
 
 SECRET_KEY_DEV = "concourse_ami_mgmt_dev"
 SECRET_KEY_PROD = "concourse_ami"

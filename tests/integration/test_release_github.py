@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
 from tests.fakes.github_server import FakeGitHub
-from tests.integration.conftest import Estate, git_checkout
+from tests.support.estate import Estate, git_checkout
 
 TOKEN = "ghp_SENTINEL0000000000000000000000000000"
 REPO = "acme/aws-concourse"
 
 
 @pytest.fixture
-def hub() -> Iterator[FakeGitHub]:
-    with FakeGitHub(token=TOKEN) as fake:
-        fake.add_repo(REPO)
-        fake.add_workflow(REPO, "ami-test-apply.yml")
-        yield fake
+def hub(fake_github: Callable[..., FakeGitHub]) -> FakeGitHub:
+    return fake_github(TOKEN)
 
 
 @pytest.fixture

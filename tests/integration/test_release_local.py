@@ -9,7 +9,7 @@ import git
 import pytest
 from click.testing import Result
 
-from tests.integration.conftest import Estate, git_checkout
+from tests.support.estate import Estate, git_checkout
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from promote.aws import AwsFleet, AwsFleetControl
-from promote.clock import SystemClock
-from promote.rollout import Executor, plan
-from tests.integration.conftest import Estate
+from promote.adapters.aws.autoscaling import AwsFleetControl
+from promote.domain.rollout import RolloutOptions, execute, plan
+from tests.support.estate import Estate
 
 WEB, WORKER = "concourse-web-management-dev", "concourse-worker-management-dev"
 NO_IMDS = {"AWS_EC2_METADATA_DISABLED": "true"}
@@ -134,11 +133,12 @@ def interrupt_on_terminate(seeded: Estate, after: int) -> Any:
 def test_an_interrupted_rollout_restores_capacity_and_a_rerun_finishes(seeded: Estate) -> None:
     env = seeded.config.environment("management-dev")
     interrupt_on_terminate(seeded, after=1)
-    fleet, control = AwsFleet(seeded.aws), AwsFleetControl(seeded.aws)
-    rollout = plan(env, seeded.tested, fleet, control)
+    services = seeded.services()
+    control = services.fleet_control
+    rollout = plan(services, env.name, seeded.tested, RolloutOptions(interval=0.2))
 
     with pytest.raises(KeyboardInterrupt):
-        Executor(env, fleet, control, SystemClock(), lambda _: None, interval=0.2).run(rollout)
+        execute(rollout, services)
 
     web = seeded.group(WEB)
     assert web["DesiredCapacity"] == 2 and web["MaxSize"] == 4

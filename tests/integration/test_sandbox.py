@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.integration.conftest import Estate
+from tests.support.estate import Estate
 
 
 def promote(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

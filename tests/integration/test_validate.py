@@ -6,7 +6,7 @@ import json
 import threading
 import time
 
-from tests.integration.conftest import Estate
+from tests.support.estate import Estate
 
 WEB_DEV = "concourse-web-management-dev"
 WORKER_DEV = "concourse-worker-management-dev"

@@ -14,8 +14,8 @@ import click
 
 from promote.cli import cli
 from promote.config import Overrides, load
+from promote.domain.images import check_ami_id
 from promote.errors import PromoteError
-from promote.images import check_ami_id
 from tests.pipelines.model import ROOT, Run
 from tests.pipelines.shell import environment_values, parse
 

@@ -18,7 +18,7 @@ import pytest
 
 from tests.fakes.github_server import FakeGitHub
 from tests.fakes.loopback import Loopback
-from tests.integration.conftest import Estate, git_checkout
+from tests.support.estate import Estate, git_checkout
 
 TOKEN = "ghp_RELIABILITY000000000000000000000000000"
 REPO = "acme/aws-concourse"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from promote import estate
 from promote.clock import SystemClock
-from tests.integration.conftest import Estate, git_checkout, reset
+from promote.sandbox import estate
+from tests.support.estate import Estate, git_checkout, reset
 
 HOOK = {
-    "PROMOTE_TEST_HOOKS": "tests.reliability.crash:install",
+    "PROMOTE_TEST_HOOKS": "tests.support.crash:install",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
 REPO_ROOT = Path(__file__).resolve().parents[2]

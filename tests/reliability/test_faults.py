@@ -7,16 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import Estate
-from tests.reliability import faults
+from tests.support import faults
+from tests.support.estate import Estate, end_state
 
 HOOKS = {
-    "PROMOTE_TEST_HOOKS": "tests.reliability.faults:install",
+    "PROMOTE_TEST_HOOKS": "tests.support.faults:install",
     "AWS_EC2_METADATA_DISABLED": "true",
-}
-ENVS = {
-    "management-dev": ("concourse-web-management-dev", "concourse-worker-management-dev"),
-    "management": ("concourse-web-management", "concourse-worker-management"),
 }
 
 
@@ -41,40 +37,6 @@ def lifecycle(seeded: Estate) -> dict[str, Any]:
     return end_state(seeded)
 
 
-def end_state(seeded: Estate) -> dict[str, Any]:
-    """What a person would compare: the secret, the images, the fleet, the ledger, by role."""
-    ec2 = seeded.client("ec2")
-    images = ec2.describe_images(Owners=["self"])["Images"]
-    tested = [i for i in images if {"Key": "promote:stage", "Value": "tested"} in i.get("Tags", [])]
-    names = {seeded.untested: "untested", seeded.tested: "previous"}
-    names.update({i["ImageId"]: "tested-copy" for i in tested if i["ImageId"] not in names})
-    _, secret = seeded.secret()
-    fleet = {}
-    for groups in ENVS.values():
-        for group in groups:
-            raw = seeded.group(group)
-            ids = [m["InstanceId"] for m in raw["Instances"]]
-            found = ec2.describe_instances(InstanceIds=ids)["Reservations"]
-            amis = sorted(names.get(i["ImageId"], "?") for r in found for i in r["Instances"])
-            fleet[group] = {
-                "desired": raw["DesiredCapacity"],
-                "max": raw["MaxSize"],
-                "amis": amis,
-                "tags": sorted(t["Key"] for t in raw.get("Tags", [])),
-            }
-    ledger = seeded.ledger_keys()
-    return {
-        "secret": {k: names.get(v, v) for k, v in secret.items() if k != "_pins"},
-        "pins": sorted(secret.get("_pins", {})),
-        "tested_images": len(tested),
-        "fleet": fleet,
-        "evidence": sorted(k.rsplit("-", 1)[-1] for k in ledger if k.startswith("evidence/")),
-        "events": sorted(
-            k.split("-", 2)[1] if k.count("-") else k for k in ledger if k.startswith("events/")
-        ),
-    }
-
-
 @pytest.fixture
 def injector() -> Any:
     faults.INJECTOR = faults.FaultInjector(rate=0.3, seed=20261123)
@@ -93,9 +55,9 @@ def test_the_lifecycle_at_30_percent_faults_ends_like_the_fault_free_run(
     attempts, injected = injector.attempts, dict(injector.injected)
 
     faults.INJECTOR = None
-    from promote import estate
     from promote.clock import SystemClock
-    from tests.integration.conftest import reset
+    from promote.sandbox import estate
+    from tests.support.estate import reset
 
     reset(moto_server)
     seeded.report = estate.seed(seeded.aws, seeded.config, SystemClock())

@@ -41,13 +41,14 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from promote import estate, sandbox
-from promote.aws import Aws, iam_action
+from promote.adapters.aws.session import Aws
 from promote.cli import cli
 from promote.clock import SystemClock
 from promote.config import Overrides, load
-from tests.integration.conftest import REGION, Estate, git_checkout, reset
-from tests.reliability.test_faults import end_state
+from promote.sandbox import estate
+from promote.sandbox import server as sandbox
+from tests.support.calls import CALLS
+from tests.support.estate import REGION, Estate, end_state, git_checkout, reset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST = ("--interval", "0.2s", "--timeout", "2m")
@@ -72,18 +73,6 @@ SHARING = {
         "ec2:ModifySnapshotAttribute",
     )
 }
-
-# Set by the PROMOTE_TEST_HOOKS seam in the in-process runs: the IAM action of every AWS call.
-CALLS: list[str] = []
-
-
-def record_calls(aws: Aws) -> None:
-    """Test hook: remember the IAM action of each call the command makes."""
-
-    def before_call(model: Any, **_: Any) -> None:
-        CALLS.append(iam_action(model.service_model.signing_name, model.name))
-
-    aws.on("before-call", before_call)
 
 
 @dataclass
@@ -292,7 +281,7 @@ def stage(enforcing: Enforcing, scenario: Scenario, tmp: Path, aws_env: dict[str
         **env,
         "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
         "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
-        "PROMOTE_TEST_HOOKS": f"{__name__}:record_calls",
+        "PROMOTE_TEST_HOOKS": "tests.support.calls:record_calls",
         "GITHUB_TOKEN": "",
         "GH_TOKEN": "",
     }

@@ -16,12 +16,13 @@ from typing import Any
 
 import pytest
 
-from promote.aws import AwsFleet, AwsFleetControl
+from promote.adapters.aws.autoscaling import AwsFleetControl
 from promote.config import Environment
+from promote.domain.rollout import RolloutOptions, execute, plan
+from promote.domain.rollout_engine import MARKER_SETTLE_SECONDS, MARKER_TAG
 from promote.errors import PromoteError
-from promote.rollout import MARKER_SETTLE_SECONDS, MARKER_TAG, Executor, plan
-from tests.integration.conftest import Estate
-from tests.unit.fakes import FakeClock
+from tests.support.estate import Estate
+from tests.support.fakes import FakeClock
 
 RACERS = 20
 WEB, WORKER = "concourse-web-management-dev", "concourse-worker-management-dev"
@@ -242,13 +243,13 @@ def test_a_rollout_whose_marker_was_overwritten_backs_off_without_touching_capac
 ) -> None:
     """Both saw no marker and both wrote one: the one whose write did not last refuses (exit 6)."""
     env = seeded.config.environment("management-dev")
-    fleet, control = AwsFleet(seeded.aws), RivalWritesAfterUs(seeded.aws)
-    clock = FakeClock()
-    rollout = plan(env, seeded.tested, fleet, control)
+    control, clock = RivalWritesAfterUs(seeded.aws), FakeClock()
+    services = seeded.services(clock, fleet_control=control)
+    rollout = plan(services, env.name, seeded.tested, RolloutOptions(interval=0.2))
     before = (seeded.group(WEB)["DesiredCapacity"], seeded.group(WEB)["MaxSize"])
 
     with pytest.raises(PromoteError) as refused:
-        Executor(env, fleet, control, clock, lambda _: None, interval=0.2).run(rollout)
+        execute(rollout, services)
 
     assert refused.value.exit_code == 6
     assert f"another rollout of {WEB} is running" in refused.value.message

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.fakes.concourse_server import FakeConcourse
 from tests.fakes.github_server import FakeGitHub
-from tests.integration.conftest import Estate, git_checkout
+from tests.support.estate import Estate, git_checkout
 
 GITHUB_SENTINEL = "ghp_SENTINELgithub0000000000000000000000000"
 WRONG_GITHUB_SENTINEL = "ghp_SENTINELwrong00000000000000000000000000"
@@ -23,12 +23,9 @@ WORKER_DEV = "concourse-worker-management-dev"
 
 
 @pytest.fixture
-def hub() -> Iterator[FakeGitHub]:
+def hub(fake_github: Callable[..., FakeGitHub]) -> FakeGitHub:
     """A fake GitHub that accepts only the sentinel token."""
-    with FakeGitHub(token=GITHUB_SENTINEL) as fake:
-        fake.add_repo(REPO)
-        fake.add_workflow(REPO, "ami-test-apply.yml", inputs={"ami"})
-        yield fake
+    return fake_github(GITHUB_SENTINEL, inputs={"ami"})
 
 
 @pytest.fixture

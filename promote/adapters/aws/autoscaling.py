@@ -1,0 +1,159 @@
+"""Auto Scaling: an environment's groups and their members, capacity, terminations, the marker.
+
+`AwsFleet` is the domain's FleetReader (groups from Auto Scaling, instances from EC2);
+`AwsFleetControl` its FleetControl (for `promote rollout`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from promote.adapters.aws import ec2
+from promote.adapters.aws.session import Aws, chunks
+from promote.config import Environment
+from promote.domain.fleet import Group, GroupMember, Instance
+from promote.domain.ports import TemplateRef
+from promote.domain.rollout_engine import MARKER_TAG, marker_value
+from promote.errors import not_found
+
+ASG_NAMES_MAX = 50
+
+
+def _group(raw: dict[str, Any]) -> Group:
+    return Group(
+        name=raw["AutoScalingGroupName"],
+        desired_capacity=int(raw["DesiredCapacity"]),
+        members=tuple(
+            GroupMember(
+                instance_id=m["InstanceId"],
+                lifecycle_state=m["LifecycleState"],
+                health_status=m.get("HealthStatus", "Healthy"),
+            )
+            for m in raw.get("Instances", [])
+        ),
+    )
+
+
+class AwsFleet:
+    """FleetReader over Auto Scaling and EC2."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.aws = aws
+
+    def groups(self, env: Environment) -> list[Group]:
+        """The environment's ASGs in config order; not found (exit 4) for a missing one."""
+        client = self.aws.client("autoscaling", env)
+        found: dict[str, Group] = {}
+        with self.aws.calling(f"describing the auto scaling groups of {env.name}"):
+            paginator = client.get_paginator("describe_auto_scaling_groups")
+            for names in chunks(env.autoscaling_groups, ASG_NAMES_MAX):
+                for page in paginator.paginate(AutoScalingGroupNames=names):
+                    for raw in page["AutoScalingGroups"]:
+                        found[raw["AutoScalingGroupName"]] = _group(raw)
+        for name in env.autoscaling_groups:
+            if name not in found:
+                raise not_found(
+                    f"auto scaling group {name} of {env.name} not found in "
+                    f"{self.aws.config.env_region(env)}",
+                    f"check env.{env.name}.autoscaling_groups in {self.aws.config.origin}",
+                )
+        return [found[name] for name in env.autoscaling_groups]
+
+    def instances(self, env: Environment, groups: Sequence[Group]) -> dict[str, Instance]:
+        """EC2's view of the groups' members."""
+        return ec2.group_instances(self.aws, env, groups)
+
+
+class AwsFleetControl:
+    """FleetControl over Auto Scaling and EC2 launch templates (for `promote rollout`)."""
+
+    def __init__(self, aws: Aws) -> None:
+        self.aws = aws
+
+    def _group(self, env: Environment, group: str) -> dict[str, Any]:
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"describing {group}"):
+            groups = client.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+        if not groups["AutoScalingGroups"]:
+            raise not_found(f"auto scaling group {group} of {env.name} not found")
+        found: dict[str, Any] = groups["AutoScalingGroups"][0]
+        return found
+
+    def launch_template(self, env: Environment, group: str) -> TemplateRef | None:
+        """The template the group launches from; None for a launch configuration."""
+        raw = self._group(env, group)
+        spec = raw.get("LaunchTemplate") or (
+            raw.get("MixedInstancesPolicy", {})
+            .get("LaunchTemplate", {})
+            .get("LaunchTemplateSpecification")
+        )
+        if not spec:
+            return None
+        return ec2.template_ref(self.aws, env, group, spec)
+
+    def use_image(self, env: Environment, group: str, template: TemplateRef, ami: str) -> int:
+        """A new template version with only ImageId changed, and the group pointed at it."""
+        version = ec2.new_template_version(self.aws, env, template, ami)
+        if template.version_spec not in ("$Default", "$Latest"):
+            with self.aws.calling(f"pointing {group} at launch template version {version}"):
+                self.aws.client("autoscaling", env).update_auto_scaling_group(
+                    AutoScalingGroupName=group,
+                    LaunchTemplate={
+                        "LaunchTemplateId": template.template_id,
+                        "Version": str(version),
+                    },
+                )
+        return version
+
+    def capacity(self, env: Environment, group: str) -> tuple[int, int]:
+        """(desired, max) of the group."""
+        raw = self._group(env, group)
+        return int(raw["DesiredCapacity"]), int(raw["MaxSize"])
+
+    def set_capacity(self, env: Environment, group: str, desired: int, max_size: int) -> None:
+        """Set desired capacity and MaxSize."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"setting the capacity of {group}"):
+            client.update_auto_scaling_group(
+                AutoScalingGroupName=group, DesiredCapacity=desired, MaxSize=max_size
+            )
+
+    def terminate(self, env: Environment, instance_id: str) -> None:
+        """Terminate a member and decrement the desired capacity."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"terminating {instance_id}"):
+            client.terminate_instance_in_auto_scaling_group(
+                InstanceId=instance_id, ShouldDecrementDesiredCapacity=True
+            )
+
+    def marker(self, env: Environment, group: str) -> dict[str, Any] | None:
+        """The rollout marker tag on the group, if any."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"reading the tags of {group}"):
+            tags = client.describe_tags(
+                Filters=[
+                    {"Name": "auto-scaling-group", "Values": [group]},
+                    {"Name": "key", "Values": [MARKER_TAG]},
+                ]
+            )["Tags"]
+        if not tags:
+            return None
+        try:
+            value: dict[str, Any] = json.loads(tags[0]["Value"])
+        except ValueError:
+            return None
+        return value
+
+    def set_marker(self, env: Environment, group: str, marker: dict[str, Any] | None) -> None:
+        """Write (or with None, remove) the rollout marker tag."""
+        client = self.aws.client("autoscaling", env)
+        tag = {"ResourceId": group, "ResourceType": "auto-scaling-group", "Key": MARKER_TAG}
+        with self.aws.calling(f"tagging {group}"):
+            if marker is None:
+                client.delete_tags(Tags=[tag])
+            else:
+                client.create_or_update_tags(
+                    Tags=[{**tag, "Value": marker_value(marker), "PropagateAtLaunch": False}]
+                )

@@ -1,0 +1,1 @@
+"""One module per command (or small family); each parses, calls one domain function, renders."""

@@ -1,0 +1,72 @@
+"""`promote build` / `make ami`: build an untested AMI with Packer and print its id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from promote.cli.app import AppContext
+from promote.cli.options import DURATION, key_values, pass_app
+from promote.domain import build as build_module
+from promote.errors import PromoteError
+
+
+@click.command()
+@click.option(
+    "--target",
+    type=click.Choice(["auto", "aws", "sandbox"]),
+    default="auto",
+    show_default=True,
+    help="auto: the local AWS when AWS_ENDPOINT_URL is set or no credentials are found.",
+)
+@click.option(
+    "--packer-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="packer",
+    show_default=True,
+    help="The Packer templates.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="packer/manifest.json",
+    show_default=True,
+    help="Where Packer's manifest post-processor writes.",
+)
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A Packer variable (concourse_version, concourse_tarball_url, ...); repeatable.",
+)
+@click.option("--timeout", type=DURATION, default="60m", show_default=True)
+@pass_app
+def build(
+    app: AppContext,
+    target: str,
+    packer_dir: Path,
+    manifest: Path,
+    variables: tuple[str, ...],
+    timeout: float,
+) -> None:
+    """Build an untested AMI with Packer and print its id (`make ami`)."""
+    values = key_values(variables, "--var", "concourse_version=7.12.0")
+    inputs = build_module.BuildInputs(target, packer_dir, manifest, values, timeout)
+    try:
+        sha = app.repository(Path.cwd()).head_sha()
+    except PromoteError:
+        sha = None
+    result = build_module.build(
+        app.config,
+        inputs,
+        app.environ,
+        Path.cwd(),
+        app.packer(),
+        sha,
+        app.aws.has_credentials,
+        lambda: app.start_sandbox().sandbox.endpoint,
+        app.output.progress,
+    )
+    app.output.result("build", result)

@@ -1,0 +1,112 @@
+"""`promote rollout`: replace the instances of ENV not on the expected AMI, keeping capacity."""
+
+from __future__ import annotations
+
+import click
+
+from promote.cli.app import AppContext
+from promote.cli.options import (
+    DURATION,
+    ami_option,
+    dry_run_option,
+    env_option,
+    interval_option,
+    pass_app,
+    timeout_option,
+)
+from promote.domain import rollout as rollout_module
+from promote.domain.workers import WorkerLander
+from promote.errors import ExitCode, usage_error
+
+
+@click.command()
+@env_option("Environment to roll.")
+@ami_option("AMI to roll to; default: the env's entry in the ami-ids secret.")
+@timeout_option("30m", "Bound on the whole rollout.")
+@interval_option("5s", "Time between polls while waiting.")
+@dry_run_option("Print the plan and change nothing.")
+@click.option(
+    "--no-launch-template",
+    "keep_template",
+    is_flag=True,
+    help="Leave the launch template alone (Terraform points it at the AMI).",
+)
+@click.option(
+    "--replace-all",
+    is_flag=True,
+    help="Replace every instance, also those on the AMI (periodic worker refresh).",
+)
+@click.option("--resume", is_flag=True, help="Take over a crashed rollout's marker.")
+@click.option("--no-validate", is_flag=True, help="Skip the validate that ends the rollout.")
+@click.option(
+    "--asg",
+    "asgs",
+    multiple=True,
+    help="Only this ASG of ENV (repeatable), e.g. the workers for a worker refresh.",
+)
+@click.option(
+    "--concourse-url",
+    help="Land each worker through this Concourse web node first (token: CONCOURSE_TOKEN).",
+)
+@click.option(
+    "--drain-timeout",
+    type=DURATION,
+    default="15m",
+    show_default=True,
+    help="How long to wait for a landing worker's builds.",
+)
+@pass_app
+def rollout(
+    app: AppContext,
+    env_name: str,
+    ami: str | None,
+    timeout: float,
+    interval: float,
+    dry_run: bool,
+    keep_template: bool,
+    replace_all: bool,
+    resume: bool,
+    no_validate: bool,
+    asgs: tuple[str, ...],
+    concourse_url: str | None,
+    drain_timeout: float,
+) -> None:
+    """Replace the instances of ENV not on the expected AMI, keeping capacity."""
+    app.config.environment(env_name)
+    services = app.services()
+    options = rollout_module.RolloutOptions(
+        timeout=timeout,
+        interval=interval,
+        update_template=not keep_template,
+        replace_all=replace_all,
+        resume=resume,
+        validate=not no_validate,
+        only=asgs,
+        this_instance=app.this_instance(),
+    )
+    plan = rollout_module.plan(services, env_name, ami, options)
+    for protected in plan.protected:
+        app.output.warn(f"{protected} runs this command: it is kept, never terminated")
+    if dry_run:
+        app.output.result("rollout", rollout_module.RolloutPreview(plan))
+        return
+    lander = None
+    if concourse_url:
+        token = app.environ.get("CONCOURSE_TOKEN")
+        if not token:
+            raise usage_error(
+                "--concourse-url needs CONCOURSE_TOKEN",
+                "export CONCOURSE_TOKEN (a bearer token of a team that may land workers)",
+            )
+        api = app.concourse(concourse_url, token)
+        api.workers()  # a wrong URL or token fails here, before anything changes
+        lander = WorkerLander(api, app.clock, app.output.progress, drain_timeout, interval)
+    from promote.cli.views.fleet import plan_lines  # rich loads only when a rollout runs
+
+    for line in plan_lines(plan):
+        app.output.progress(line)
+    with app.output.bar(f"rolling {plan.env}", plan.replacements) as advance:
+        result = rollout_module.execute(plan, services, lander, advance)
+    app.output.result("rollout", result)
+    if result.validation is not None and not result.validation.succeeded:
+        click.get_current_context().exit(ExitCode.CHECK_FAILED)

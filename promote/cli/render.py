@@ -1,0 +1,46 @@
+"""Text for people: one view per result type (rich), chosen by `show(console, value)`.
+
+The views live in `promote.cli.views` (fleet, promotion, setup), each registered for its result
+type with `@view`. A plan shown under --dry-run goes through the same view as the plan a command
+then carries out (the chalice DisplayOnlyExecutor idea): the steps describe themselves, the view
+lists them and says that nothing was written. JSON output does not come here: it is
+`results.to_data`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from rich.console import Console
+
+T = TypeVar("T")
+View = Callable[[Console, Any], None]
+_VIEWS: dict[type, View] = {}
+
+
+def view(kind: type[T]) -> Callable[[Callable[[Console, T], None]], Callable[[Console, T], None]]:
+    """Register the text view of KIND."""
+
+    def register(function: Callable[[Console, T], None]) -> Callable[[Console, T], None]:
+        _VIEWS[kind] = function
+        return function
+
+    return register
+
+
+def show(console: Console, value: object) -> None:
+    """Render VALUE with the view registered for its type."""
+    from promote.cli.views import fleet, promotion, setup  # noqa: F401  (they register views)
+
+    for kind in type(value).__mro__:
+        if kind in _VIEWS:
+            _VIEWS[kind](console, value)
+            return
+    raise TypeError(f"no text view for {type(value).__name__}")
+
+
+def lines(console: Console, text: Sequence[str]) -> None:
+    """Plain lines, no markup."""
+    for line in text:
+        console.print(line, markup=False, highlight=False)

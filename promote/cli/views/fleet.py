@@ -1,0 +1,132 @@
+"""Text views of validate, gate, status and rollout."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from promote.cli.render import lines, view
+from promote.domain.fleet import ValidateResult, Validation
+from promote.domain.gate import GateResult
+from promote.domain.rollout import RolloutPlan, RolloutPreview, RolloutResult
+from promote.domain.status import StatusReport
+
+
+def _validation(console: Console, result: Validation, evidence_key: str) -> None:
+    style = "bold green" if result.succeeded else "bold red"
+    desired = sum(result.snapshot.desired.values())
+    console.print(
+        f"[{style}]{result.result}[/]: {result.env} expected {result.expected_ami} "
+        f"({len(result.snapshot.instances)} instance(s) seen, desired {desired}, "
+        f"{result.polls} poll(s))"
+    )
+    table = Table("instance", "asg", "ami", "state", "lifecycle", "health", box=None)
+    for i in result.snapshot.instances:
+        ami_style = "green" if i.image_id == result.expected_ami else "red"
+        table.add_row(
+            i.instance_id,
+            i.group,
+            f"[{ami_style}]{i.image_id}[/]",
+            i.state or "-",
+            i.lifecycle_state,
+            i.health_status,
+        )
+    if result.snapshot.instances:
+        console.print(table)
+    for reason in result.reasons:
+        console.print(f"  - {escape(reason)}")
+    console.print(f"evidence: {evidence_key}")
+
+
+@view(ValidateResult)
+def validate(console: Console, result: ValidateResult) -> None:
+    """SUCCESS or FAILED, what was seen, and every reason."""
+    _validation(console, result.validation, result.evidence_key)
+
+
+@view(GateResult)
+def gate(console: Console, result: GateResult) -> None:
+    """OPEN or CLOSED and the record relied on."""
+    if result.open:
+        console.print(f"[bold green]OPEN[/]: {escape(result.reason)}")
+        record = result.evidence or {}
+        console.print(
+            f"  record {result.evidence_key}\n"
+            f"  checked {record.get('checked_at')} by "
+            f"{escape(str((record.get('actor') or {}).get('user')))}, "
+            f"{record.get('instance_count')} instance(s)"
+        )
+        for key in result.newer_failures:
+            console.print(f"  [yellow]note[/]: a newer FAILED record exists: {key}")
+    else:
+        console.print(f"[bold red]CLOSED[/]: {escape(result.reason)}")
+
+
+@view(StatusReport)
+def status(console: Console, report: StatusReport) -> None:
+    """One row per environment."""
+    table = Table("env", "accepts", "secret AMI", "running", "pin", "latest evidence")
+    for row in report.envs:
+        running = (
+            escape(row.problem)
+            if row.problem
+            else "\n".join(f"{ami} x{count}" for ami, count in row.running.items())
+            or f"none (desired {row.desired})"
+        )
+        if row.pin:
+            pin = escape(f"pinned by {row.pin.owner} since {row.pin.since}: {row.pin.reason}")
+            if row.pin_overdue:
+                pin += f" [red](expired {escape(str(row.pin.expires))}, still holds)[/]"
+        else:
+            pin = "-"
+        evidence = (
+            f"{row.latest_result} {row.latest_evidence.rsplit('/', 1)[-1]}"
+            if row.latest_evidence
+            else "none"
+        )
+        table.add_row(row.env, row.accepts, row.secret_ami or "-", running, pin, evidence)
+    console.print(table)
+
+
+# --- rollout ---
+
+
+def plan_lines(plan: RolloutPlan) -> list[str]:
+    """The rollout plan, line by line (also shown on stderr before it is carried out)."""
+    out = [f"rollout plan for {plan.env} -> {plan.expected_ami}: replace {plan.replacements}"]
+    for group in plan.groups:
+        template = (
+            f"launch template {group.template.name} -> new version"
+            if group.update_template and group.template
+            else "launch template unchanged"
+        )
+        out.append(
+            f"  {group.group}: desired {group.desired}, replace {len(group.replace)}, "
+            f"keep {len(group.keep)}, {template}"
+        )
+        out.extend(f"    replace {i}" for i in group.replace)
+    return out
+
+
+@view(RolloutPreview)
+def rollout_plan(console: Console, preview: RolloutPreview) -> None:
+    """The plan, for --dry-run."""
+    lines(console, [*plan_lines(preview.plan), "dry run: nothing changed"])
+
+
+@view(RolloutResult)
+def rollout_done(console: Console, result: RolloutResult) -> None:
+    """What the rollout did and how the env validated afterwards."""
+    console.print(
+        f"rolled {result.plan.env} to {result.plan.expected_ami}: "
+        f"{len(result.terminated)} replaced, {len(result.launched)} launched"
+    )
+    for step in result.steps:
+        console.print(f"  {step}", markup=False)
+    if result.validation is not None:
+        outcome = result.validation.validation
+        style = "bold green" if outcome.succeeded else "bold red"
+        console.print(f"validate: [{style}]{outcome.result}[/]")
+        for reason in outcome.reasons:
+            console.print(f"  - {escape(reason)}")

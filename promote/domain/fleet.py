@@ -1,0 +1,286 @@
+"""The instances of an environment, compared with the AMI they should run.
+
+SUCCESS means every ASG of the environment has a desired capacity above zero and exactly that
+many members, all InService and Healthy, all EC2-`running` on the expected AMI, and nothing else:
+no member Pending, Terminating, in Standby, stopped or on another AMI. Zero instances are never a
+SUCCESS. Instances that are no longer members of the ASGs (detached) are not counted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from promote.domain import ledger
+from promote.domain.images import check_ami_id
+from promote.domain.results import FLATTEN, HIDDEN, renamed
+
+if TYPE_CHECKING:
+    from promote.clock import Clock
+    from promote.config import Environment
+    from promote.domain.ports import FleetReader
+    from promote.domain.services import Services
+
+_FLEET_READ = ("autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances", "sts:AssumeRole")
+# validate only adds a record (a conditional put that never overwrites).
+AWS_ACTIONS = {
+    "validate": ("secretsmanager:GetSecretValue", *_FLEET_READ, "s3:ListBucket", "s3:PutObject")
+}
+
+Result = Literal["SUCCESS", "FAILED"]
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """An instance as its auto scaling group sees it."""
+
+    instance_id: str
+    lifecycle_state: str
+    health_status: str
+
+
+@dataclass(frozen=True)
+class Group:
+    """An auto scaling group: its desired capacity and current members."""
+
+    name: str
+    desired_capacity: int
+    members: tuple[GroupMember, ...]
+
+
+@dataclass(frozen=True)
+class Instance:
+    """An instance as EC2 sees it."""
+
+    instance_id: str
+    image_id: str
+    state: str
+    private_dns: str = ""
+    private_ip: str = ""
+
+
+@dataclass(frozen=True)
+class SeenInstance:
+    """One member of one ASG, with what EC2 says about it."""
+
+    instance_id: str
+    group: str = field(metadata=renamed("autoscaling_group"))
+    lifecycle_state: str = ""
+    health_status: str = ""
+    image_id: str | None = None
+    state: str | None = None
+    private_dns: str = field(default="", metadata=HIDDEN)
+    private_ip: str = field(default="", metadata=HIDDEN)
+
+    @property
+    def names(self) -> set[str]:
+        """The names a Concourse worker on this instance may register with."""
+        names = {self.instance_id}
+        if self.private_dns:
+            names |= {self.private_dns, self.private_dns.split(".")[0]}
+        if self.private_ip:
+            names.add(self.private_ip)
+        return names
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An environment's ASGs and instances at one moment."""
+
+    env: str
+    groups: tuple[Group, ...]
+    instances: tuple[SeenInstance, ...]
+
+    @property
+    def desired(self) -> dict[str, int]:
+        """Desired capacity per ASG."""
+        return {group.name: group.desired_capacity for group in self.groups}
+
+    def running_images(self) -> Counter[str]:
+        """How many running members run each AMI."""
+        return Counter(i.image_id for i in self.instances if i.state == "running" and i.image_id)
+
+
+def observe(env: Environment, reader: FleetReader) -> Snapshot:
+    """Read the environment's ASGs and their members' EC2 state once."""
+    groups = reader.groups(env)
+    ec2 = reader.instances(env, groups)
+    seen = []
+    for group in groups:
+        for member in group.members:
+            instance = ec2.get(member.instance_id)
+            seen.append(
+                SeenInstance(
+                    instance_id=member.instance_id,
+                    group=group.name,
+                    lifecycle_state=member.lifecycle_state,
+                    health_status=member.health_status,
+                    image_id=instance.image_id if instance else None,
+                    state=instance.state if instance else None,
+                    private_dns=instance.private_dns if instance else "",
+                    private_ip=instance.private_ip if instance else "",
+                )
+            )
+    return Snapshot(env=env.name, groups=tuple(groups), instances=tuple(seen))
+
+
+def on_expected(instance: SeenInstance, expected_ami: str) -> bool:
+    """True for a member that counts: InService, Healthy, EC2-running on EXPECTED_AMI."""
+    return (
+        instance.lifecycle_state == "InService"
+        and instance.health_status == "Healthy"
+        and instance.state == "running"
+        and instance.image_id == expected_ami
+    )
+
+
+def assess(snapshot: Snapshot, expected_ami: str) -> list[str]:
+    """Every reason the snapshot is not a SUCCESS for EXPECTED_AMI; empty when it is."""
+    reasons: list[str] = []
+    for group in snapshot.groups:
+        if group.desired_capacity <= 0:
+            reasons.append(f"{group.name}: desired capacity is 0; an empty group proves nothing")
+        members = [i for i in snapshot.instances if i.group == group.name]
+        in_service = sum(1 for i in members if i.lifecycle_state == "InService")
+        if group.desired_capacity > 0 and in_service != group.desired_capacity:
+            reasons.append(
+                f"{group.name}: {in_service} InService of desired {group.desired_capacity}"
+            )
+        for instance in members:
+            reasons.extend(_instance_reasons(instance, expected_ami))
+    return reasons
+
+
+def _instance_reasons(instance: SeenInstance, expected_ami: str) -> list[str]:
+    where = f"{instance.instance_id} in {instance.group}"
+    if instance.state is None:
+        return [f"{where}: not found by EC2 DescribeInstances"]
+    reasons = []
+    if instance.lifecycle_state != "InService":
+        reasons.append(f"{where}: lifecycle state {instance.lifecycle_state}, not InService")
+    if instance.health_status != "Healthy":
+        reasons.append(f"{where}: health status {instance.health_status}")
+    if instance.state != "running":
+        reasons.append(f"{where}: EC2 state {instance.state}, not running")
+    if instance.image_id != expected_ami:
+        reasons.append(f"{where}: runs {instance.image_id}, expected {expected_ami}")
+    return reasons
+
+
+def summary_line(snapshot: Snapshot, expected_ami: str) -> str:
+    """One progress line: `management-dev: 3/4 on ami-…, 1 pending`."""
+    desired = sum(snapshot.desired.values())
+    counted = sum(1 for i in snapshot.instances if on_expected(i, expected_ami))
+    parts = [f"{snapshot.env}: {counted}/{desired} on {expected_ami}"]
+    lifecycle = Counter(
+        i.lifecycle_state.split(":")[0].lower()
+        for i in snapshot.instances
+        if i.lifecycle_state != "InService"
+    )
+    parts.extend(f"{count} {state}" for state, count in sorted(lifecycle.items()))
+    other = sum(
+        1 for i in snapshot.instances if i.image_id is not None and i.image_id != expected_ami
+    )
+    if other:
+        parts.append(f"{other} on other AMIs")
+    not_running = sum(1 for i in snapshot.instances if i.state is not None and i.state != "running")
+    if not_running:
+        parts.append(f"{not_running} not running")
+    return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The outcome of `promote validate`: what was expected, what was seen, and why."""
+
+    env: str
+    expected_ami: str
+    result: Result
+    reasons: tuple[str, ...]
+    snapshot: Snapshot
+    polls: int
+    started_at: datetime
+    finished_at: datetime
+    timeout_seconds: float
+    interval_seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        """True for SUCCESS."""
+        return self.result == "SUCCESS"
+
+
+def validate(
+    env: Environment,
+    expected_ami: str,
+    reader: FleetReader,
+    clock: Clock,
+    timeout: float,
+    interval: float,
+    progress: Callable[[str], None],
+) -> Validation:
+    """Poll the environment until it all runs EXPECTED_AMI (SUCCESS) or TIMEOUT passes (FAILED).
+
+    One progress line per poll. A timeout of 0 checks exactly once.
+    """
+    started_at = clock.now()
+    deadline = clock.monotonic() + timeout
+    polls = 0
+    while True:
+        snapshot = observe(env, reader)
+        polls += 1
+        reasons = assess(snapshot, expected_ami)
+        progress(summary_line(snapshot, expected_ami))
+        remaining = deadline - clock.monotonic()
+        if not reasons or remaining <= 0:
+            break
+        clock.sleep(min(interval, remaining))
+    return Validation(
+        env=env.name,
+        expected_ami=expected_ami,
+        result="FAILED" if reasons else "SUCCESS",
+        reasons=tuple(reasons),
+        snapshot=snapshot,
+        polls=polls,
+        started_at=started_at,
+        finished_at=clock.now(),
+        timeout_seconds=timeout,
+        interval_seconds=interval,
+    )
+
+
+@dataclass(frozen=True)
+class ValidateResult:
+    """A validation and the evidence record written for it."""
+
+    validation: Validation = field(metadata=HIDDEN)
+    record: dict[str, Any] = field(metadata=FLATTEN)
+    evidence_key: str
+    previous_records: int
+
+    @property
+    def succeeded(self) -> bool:
+        """True for SUCCESS."""
+        return self.validation.succeeded
+
+
+def check(
+    services: Services, env_name: str, ami: str | None, timeout: float, interval: float
+) -> ValidateResult:
+    """Validate ENV against AMI (default: its entry in the secret) and record the evidence."""
+    config = services.config
+    env = config.environment(env_name)
+    expected = check_ami_id(ami) if ami else services.expected_ami(env)
+    previous = ledger.records_for(services.ledger, expected, env.name)  # fails fast: no bucket
+    result = validate(
+        env, expected, services.fleet, services.clock, timeout, interval, services.progress
+    )
+    record = ledger.build_record(
+        result, services.actor(), services.tool_version, config.env_region(env)
+    )
+    key = ledger.record(services.ledger, result, record, services.clock)
+    return ValidateResult(result, record, key, len(previous))

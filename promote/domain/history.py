@@ -1,0 +1,100 @@
+"""`promote history`: evidence records and events, newest first, for an AMI and/or an env."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from promote.domain.ledger import EvidenceRef, load_events, stamp_of
+from promote.domain.results import renamed
+
+if TYPE_CHECKING:
+    from promote.domain.ports import LedgerStore
+
+AWS_ACTIONS = {"history": ("s3:ListBucket", "s3:GetObject")}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of history: a check (evidence) or a change (event)."""
+
+    stamp: str
+    kind: str
+    ami: str | None
+    envs: tuple[str, ...]
+    summary: str
+    key: str
+    document: dict[str, Any] | None = field(default=None, metadata=renamed("event"))
+
+
+@dataclass(frozen=True)
+class History:
+    """Evidence and events, newest first."""
+
+    entries: list[Entry]
+
+
+def _mentions(document: dict[str, Any], ami: str) -> bool:
+    if document.get("ami") == ami or document.get("tested_image") == ami:
+        return True
+    return ami in (document.get("deleted") or {})
+
+
+def _summary(document: dict[str, Any]) -> str:
+    kind = document.get("kind", "?")
+    who = (document.get("actor") or {}).get("user", "?")
+    reason = f": {document['reason']}" if document.get("reason") else ""
+    if kind == "set-ids":
+        after = document.get("after") or {}
+        moves = ", ".join(
+            f"{env} {(document.get('before') or {}).get(env) or '(none)'} -> {ami}"
+            for env, ami in after.items()
+        )
+        return f"set-ids {moves} by {who}"
+    if kind == "publish":
+        return f"published {document.get('ami')} as {document.get('tested_image')} by {who}"
+    if kind == "release":
+        tag = (document.get("after") or {}).get("tag")
+        return f"released {document.get('ami')} as {tag} by {who}"
+    if kind == "prune":
+        return f"pruned {', '.join(sorted(document.get('deleted') or {}))} by {who}"
+    envs = ", ".join(document.get("envs") or [])
+    return f"{kind} {document.get('ami') or ''} {envs} by {who}{reason}".replace("  ", " ")
+
+
+def history(store: LedgerStore, ami: str | None = None, env: str | None = None) -> list[Entry]:
+    """Every evidence record and event matching AMI and ENV, newest first."""
+    entries: list[Entry] = []
+    prefix = f"evidence/{ami}/" if ami else "evidence/"
+    for key in store.keys(prefix):
+        ref = EvidenceRef.parse(key)
+        if ref is None or (env and ref.env != env):
+            continue
+        entries.append(
+            Entry(
+                stamp=ref.stamp,
+                kind="evidence",
+                ami=ref.ami,
+                envs=(ref.env,),
+                summary=f"validate {ref.result} for {ref.ami} in {ref.env}",
+                key=key,
+            )
+        )
+    for key, document in load_events(store):
+        if ami and not _mentions(document, ami):
+            continue
+        if env and env not in (document.get("envs") or []):
+            continue
+        entries.append(
+            Entry(
+                stamp=stamp_of(key),
+                kind=str(document.get("kind", "event")),
+                ami=document.get("ami"),
+                envs=tuple(document.get("envs") or ()),
+                summary=_summary(document),
+                key=key,
+                document=document,
+            )
+        )
+    entries.sort(key=lambda e: (e.stamp, e.key), reverse=True)
+    return entries

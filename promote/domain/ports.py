@@ -1,0 +1,319 @@
+"""Every outside world the domain talks to, as a Protocol (the adapters implement them).
+
+The domain never imports an adapter: commands hand it a `Services` bundle whose members satisfy
+these Protocols (the AWS, GitHub, git, Concourse and Packer adapters in production; in-memory
+fakes in unit tests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from promote.config import Environment
+    from promote.domain.ami_ids import SecretVersion
+    from promote.domain.build import BuildRequest, BuildResult
+    from promote.domain.fleet import Group, Instance
+    from promote.domain.images import Image
+
+
+# --- the fleet: Auto Scaling groups, their instances and launch templates ---
+
+
+class FleetReader(Protocol):
+    """What validation needs to know about an environment's instances."""
+
+    def groups(self, env: Environment) -> list[Group]:
+        """The environment's ASGs, in config order; not-found error for a missing one."""
+        ...
+
+    def instances(self, env: Environment, groups: Sequence[Group]) -> dict[str, Instance]:
+        """EC2's view of the groups' members, by instance id (absent when EC2 has none)."""
+        ...
+
+
+@dataclass(frozen=True)
+class TemplateRef:
+    """The launch template an ASG launches from, and the version it asks for."""
+
+    template_id: str
+    name: str
+    version_spec: str  # "$Latest", "$Default" or a number
+    version: int  # the version that spec resolves to now
+    image_id: str | None
+
+
+class FleetControl(Protocol):
+    """What a rollout changes in Auto Scaling and EC2."""
+
+    def launch_template(self, env: Environment, group: str) -> TemplateRef | None:
+        """The template the group launches from; None for a launch configuration."""
+        ...
+
+    def use_image(self, env: Environment, group: str, template: TemplateRef, ami: str) -> int:
+        """Make the group launch AMI: a new template version with only ImageId changed."""
+        ...
+
+    def capacity(self, env: Environment, group: str) -> tuple[int, int]:
+        """(desired, max) of the group."""
+        ...
+
+    def set_capacity(self, env: Environment, group: str, desired: int, max_size: int) -> None:
+        """Set desired capacity and MaxSize."""
+        ...
+
+    def terminate(self, env: Environment, instance_id: str) -> None:
+        """Terminate a member and decrement the desired capacity."""
+        ...
+
+    def marker(self, env: Environment, group: str) -> dict[str, Any] | None:
+        """The rollout marker on the group, if any."""
+        ...
+
+    def set_marker(self, env: Environment, group: str, marker: dict[str, Any] | None) -> None:
+        """Write (or with None, remove) the rollout marker."""
+        ...
+
+
+class ImageUsage(Protocol):
+    """What uses images, across the tooling account and every env's account."""
+
+    def instance_images(self, envs: Sequence[Environment]) -> dict[str, list[str]]:
+        """AMI id -> instance ids (any state)."""
+        ...
+
+    def launch_template_images(self, envs: Sequence[Environment]) -> dict[str, list[str]]:
+        """AMI id -> launch template versions (default or latest) naming it."""
+        ...
+
+
+# --- images in the tooling account ---
+
+
+class ImageReader(Protocol):
+    """Looks images up by id in the tooling account's region."""
+
+    def image(self, ami: str) -> Image | None:
+        """The image, or None when the region has no such image."""
+        ...
+
+
+class ImageCatalog(ImageReader, Protocol):
+    """Lists, copies, tags, shares, deprecates and deletes images in the tooling account."""
+
+    def owned(self) -> list[Image]:
+        """Every image the tooling account owns in its region."""
+        ...
+
+    def copies_of(self, source: str) -> list[Image]:
+        """Images tagged `promote:source-image=SOURCE` and `promote:stage=tested`."""
+        ...
+
+    def copy(
+        self, source: str, name: str, description: str, tags: dict[str, str], token: str
+    ) -> str:
+        """Start copying SOURCE to a new image NAME with TAGS; its id. TOKEN makes it idempotent."""
+        ...
+
+    def tag(self, ami: str, tags: dict[str, str]) -> None:
+        """Add or replace TAGS on AMI."""
+        ...
+
+    def launch_permissions(self, ami: str) -> list[str]:
+        """The account ids AMI is shared with."""
+        ...
+
+    def grant_launch(self, ami: str, accounts: list[str]) -> None:
+        """Share AMI and its snapshots with ACCOUNTS (idempotent)."""
+        ...
+
+    def deprecate(self, ami: str, at: str) -> str | None:
+        """Mark AMI deprecated from AT (ISO time): None, or why the endpoint failed at it
+        (a server error); a PromoteError when AWS refuses (AccessDenied)."""
+        ...
+
+    def deregister(self, image: Image) -> list[str]:
+        """Deregister IMAGE and delete its snapshots; the snapshot ids deleted."""
+        ...
+
+
+# --- the ami-ids secret ---
+
+
+class SecretReader(Protocol):
+    """Reads versions of a secret."""
+
+    def current(self, secret_id: str) -> SecretVersion:
+        """The AWSCURRENT version; not-found error when the secret does not exist."""
+        ...
+
+    def version(self, secret_id: str, stage: str) -> SecretVersion | None:
+        """The version labelled STAGE (e.g. AWSPREVIOUS), or None."""
+        ...
+
+
+class SecretWriter(Protocol):
+    """Writes a new version of a secret and moves AWSCURRENT to it only from a known version."""
+
+    def put_pending(self, secret_id: str, token: str, value: str | bytes) -> str:
+        """Store VALUE as a new version labelled promote-pending (AWSCURRENT does not move).
+
+        The same TOKEN with the same value returns the same version (idempotent re-run).
+        """
+        ...
+
+    def make_current(self, secret_id: str, version_id: str, from_version_id: str) -> bool:
+        """Move AWSCURRENT to VERSION_ID from FROM_VERSION_ID; False when another writer won."""
+        ...
+
+    def clear_pending(self, secret_id: str, version_id: str) -> None:
+        """Remove the promote-pending label from VERSION_ID (best effort)."""
+        ...
+
+
+# --- the evidence bucket ---
+
+
+class LedgerStore(Protocol):
+    """An object store: the evidence bucket."""
+
+    def put_new(self, key: str, body: bytes) -> bool:
+        """Create KEY with BODY unless it exists; False when it already existed."""
+        ...
+
+    def put(self, key: str, body: bytes) -> None:
+        """Create or replace KEY."""
+        ...
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under PREFIX."""
+        ...
+
+    def get(self, key: str) -> bytes:
+        """The body of KEY."""
+        ...
+
+
+# --- releases: GitHub and the local git repository ---
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One commit of a changelog."""
+
+    sha: str
+    subject: str
+    author: str
+
+
+@dataclass(frozen=True)
+class ReleaseInfo:
+    """A release as GitHub reports it."""
+
+    tag: str
+    url: str
+    release_id: int
+    prerelease: bool
+    assets: tuple[str, ...]
+    created: bool = False
+
+
+class GitHub(Protocol):
+    """One GitHub repository: releases and workflow dispatch."""
+
+    name: str
+
+    def create_release(
+        self, tag: str, name: str, body: str, prerelease: bool, target: str | None
+    ) -> ReleaseInfo:
+        """Create the release, or find the one that exists."""
+        ...
+
+    def upload_asset(self, tag: str, path: Path, name: str) -> bool:
+        """Attach an asset once."""
+        ...
+
+    def dispatch(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
+        """Trigger a workflow_dispatch run."""
+        ...
+
+
+class LocalRepository(Protocol):
+    """A git work tree: the changelog, and the local release backend."""
+
+    root: Path
+
+    def head_sha(self) -> str | None:
+        """The commit checked out, or None in an empty repository."""
+        ...
+
+    def is_dirty(self) -> bool:
+        """Uncommitted changes?"""
+        ...
+
+    def has_tag(self, name: str) -> bool:
+        """Does the tag exist?"""
+        ...
+
+    def previous_tag(self, prefix: str, excluding: str) -> str | None:
+        """The newest tag with PREFIX that is an ancestor of HEAD, other than EXCLUDING."""
+        ...
+
+    def commits_since(self, tag: str | None, limit: int = 200) -> list[Commit]:
+        """Commits on HEAD since TAG, newest first."""
+        ...
+
+    def write_release(
+        self, tag: str, notes: str, message: str, attachments: tuple[Path, ...] = ()
+    ) -> Path:
+        """Commit the notes (and attachments) and tag."""
+        ...
+
+
+# --- Concourse and Packer ---
+
+
+@dataclass(frozen=True)
+class Worker:
+    """A worker as the Concourse API lists it."""
+
+    name: str
+    state: str
+    active_containers: int
+
+
+class WorkersAPI(Protocol):
+    """A Concourse web node's worker endpoints."""
+
+    def workers(self) -> list[Worker]:
+        """Every registered worker."""
+        ...
+
+    def land(self, name: str) -> None:
+        """Ask the worker to land: no new work, running builds finish."""
+        ...
+
+
+class WorkerLanding(Protocol):
+    """Lands the Concourse worker on an instance (domain.workers.WorkerLander)."""
+
+    def land_instance(self, names: set[str]) -> str | None:
+        """Land the worker registered under any of NAMES; its name, or None if none is."""
+        ...
+
+
+class Packer(Protocol):
+    """Runs `packer build` for one request, streaming its output."""
+
+    def build(
+        self,
+        request: BuildRequest,
+        env: Mapping[str, str],
+        cwd: Path,
+        progress: Callable[[str], None],
+    ) -> BuildResult:
+        """Run Packer for REQUEST; the AMI it made (Packer's errors on failure)."""
+        ...

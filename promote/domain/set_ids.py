@@ -1,0 +1,161 @@
+"""`promote set-ids`: point environments at an AMI in the ami-ids secret, only when allowed.
+
+Everything is checked before anything is written: the AMI exists (else exit 4), is not revoked,
+no env that would change is pinned, and an env that `accepts = "tested"` gets only a published
+tested image with SUCCESS evidence in `test_env` (exit 3 otherwise). All envs change in one
+compare-and-swap write of the secret, and one event records it. An env already on the AMI is not
+written again. Envs in other accounts get a launch permission for the image first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from promote.domain import ami_ids
+from promote.domain.images import require_image
+from promote.domain.ledger import Event
+from promote.domain.policy import ShareImage, check_allowed, pinned_error, share_with_envs
+from promote.domain.results import HIDDEN, renamed
+from promote.domain.services import Services
+
+if TYPE_CHECKING:
+    from promote.config import Environment
+    from promote.domain.ami_ids import AmiIds
+
+AWS_ACTIONS = {
+    "set-ids": (
+        "ec2:DescribeImages",
+        "secretsmanager:GetSecretValue",
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "ec2:DescribeImageAttribute",
+        "ec2:ModifyImageAttribute",
+        "ec2:ModifySnapshotAttribute",
+    )
+}
+
+
+@dataclass(frozen=True)
+class SetEntry:
+    """Point one env's entry in the secret at the image."""
+
+    env: str
+    before: str | None
+    after: str
+
+    def describe(self) -> str:
+        """One line for the plan."""
+        return f"set {self.env}: {self.before or '(none)'} -> {self.after}"
+
+
+@dataclass
+class SetIdsPlan:
+    """What set-ids will write: entries, launch permissions, the evidence relied on."""
+
+    ami: str
+    envs: tuple[Environment, ...] = field(metadata=HIDDEN)
+    changes: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+    shared: dict[str, str] = field(default_factory=dict, metadata=renamed("shared_with"))
+    evidence_key: str | None = None
+    dry_run: bool = True
+
+    DATA_PROPERTIES: ClassVar[tuple[str, ...]] = ("steps",)
+
+    @property
+    def steps(self) -> list[ShareImage | SetEntry]:
+        """The writes, in order: shares first, then the one secret write."""
+        shares = [ShareImage((acct,), self.ami, env) for env, acct in self.shared.items()]
+        entries = [SetEntry(env, c["before"], self.ami) for env, c in self.changes.items()]
+        return [*shares, *entries]
+
+
+@dataclass
+class SetIdsResult:
+    """What set-ids changed."""
+
+    ami: str
+    changes: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    unchanged: list[str] = field(default_factory=list)
+    shared: dict[str, str] = field(default_factory=dict, metadata=renamed("shared_with"))
+    evidence_key: str | None = None
+    version_id: str | None = field(default=None, metadata=renamed("secret_version_id"))
+    event_key: str | None = None
+    dry_run: bool = False
+
+
+def _changes(
+    services: Services, plan: SetIdsPlan, current: AmiIds
+) -> tuple[dict[str, Any], dict[str, dict[str, str | None]], list[str]]:
+    """The new document, the changes and the envs already on the AMI; a pinned env refuses."""
+    now = services.clock.now()
+    document = dict(current.document)
+    changes: dict[str, dict[str, str | None]] = {}
+    unchanged: list[str] = []
+    for env in plan.envs:
+        before = current.ami_for(env)
+        if before == plan.ami:
+            unchanged.append(env.name)
+            continue
+        pin = current.pin_for(env)
+        if pin:
+            raise pinned_error(env, pin, now)
+        changes[env.name] = {"before": before, "after": plan.ami}
+        document = ami_ids.with_ami(document, env, plan.ami)
+    return document, changes, unchanged
+
+
+def plan(services: Services, ami: str, env_names: Sequence[str]) -> SetIdsPlan:
+    """Check everything and work out the writes; writes nothing."""
+    image = require_image(services.images, ami, services.config.region)
+    envs = tuple(services.config.environment(n) for n in dict.fromkeys(env_names))
+    result = SetIdsPlan(ami=image.image_id, envs=envs)
+    for env in envs:
+        gate = check_allowed(services, image, env)
+        if gate and gate.evidence_key:
+            result.evidence_key = gate.evidence_key
+    _, result.changes, result.unchanged = _changes(services, result, services.read_ids())
+    changing = [e for e in envs if e.name in result.changes]
+    result.shared = share_with_envs(services, image.image_id, changing, apply=False)
+    return result
+
+
+def execute(set_plan: SetIdsPlan, services: Services) -> SetIdsResult:
+    """Share where needed, then one compare-and-swap write and its event."""
+    result = SetIdsResult(
+        set_plan.ami, dict(set_plan.changes), list(set_plan.unchanged), {}, set_plan.evidence_key
+    )
+    changing = [e for e in set_plan.envs if e.name in set_plan.changes]
+    if not changing:
+        return result
+    result.shared = share_with_envs(services, set_plan.ami, changing)
+
+    def change(current: AmiIds) -> dict[str, Any] | None:
+        document, result.changes, result.unchanged = _changes(services, set_plan, current)
+        return document if result.changes else None
+
+    committed = services.commit(
+        change,
+        lambda update: Event(
+            kind="set-ids",
+            subject=set_plan.ami,
+            ami=set_plan.ami,
+            envs=tuple(result.changes),
+            before={env: c["before"] for env, c in result.changes.items()},
+            after={env: c["after"] for env, c in result.changes.items()},
+            extra={
+                "secret_version_id": update.version_id,
+                "previous_version_id": update.before.version_id,
+                "evidence_key": result.evidence_key,
+                "shared_with": result.shared,
+            },
+        ),
+    )
+    if committed:
+        result.version_id, result.event_key = committed.version_id, committed.event_key
+    return result

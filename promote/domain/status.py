@@ -1,0 +1,119 @@
+"""`promote status`: what each environment is set to, what it runs, its pin, its evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from promote.domain.ami_ids import Pin
+from promote.domain.fleet import observe
+from promote.domain.ledger import records_for
+from promote.domain.results import renamed
+from promote.errors import ExitCode, PromoteError
+
+if TYPE_CHECKING:
+    from promote.config import Environment
+    from promote.domain.ami_ids import AmiIds
+    from promote.domain.images import Image
+    from promote.domain.ports import ImageReader
+    from promote.domain.services import Services
+
+_FLEET_READ = ("autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances", "sts:AssumeRole")
+# status reads results from the evidence keys' names: listing is enough.
+AWS_ACTIONS = {
+    "status": ("secretsmanager:GetSecretValue", *_FLEET_READ, "ec2:DescribeImages", "s3:ListBucket")
+}
+
+
+@dataclass(frozen=True)
+class EnvStatus:
+    """One environment at a glance."""
+
+    env: str
+    accepts: str
+    secret_ami: str | None
+    pin: Pin | None
+    pin_overdue: bool
+    desired: int | None = field(metadata=renamed("desired_capacity"))
+    running: dict[str, int]
+    latest_evidence: str | None
+    latest_result: str | None
+    problem: str | None
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """Every environment asked for, and the warnings that go with them."""
+
+    secret_id: str
+    envs: list[EnvStatus]
+    warnings: list[str]
+
+
+def env_status(env: Environment, ids: AmiIds, services: Services) -> EnvStatus:
+    """Status of one environment; a missing ASG is reported, not raised."""
+    now = services.clock.now()
+    secret_ami = ids.ami_for(env)
+    pin = ids.pin_for(env)
+    desired: int | None = None
+    running: dict[str, int] = {}
+    problem = None
+    try:
+        snapshot = observe(env, services.fleet)
+        desired = sum(snapshot.desired.values())
+        running = dict(snapshot.running_images().most_common())
+    except PromoteError as exc:
+        if exc.exit_code != ExitCode.NOT_FOUND:
+            raise
+        problem = exc.message
+    latest = records_for(services.ledger, secret_ami, env.name)[:1] if secret_ami else []
+    return EnvStatus(
+        env=env.name,
+        accepts=env.accepts,
+        secret_ami=secret_ami,
+        pin=pin,
+        pin_overdue=bool(pin and pin.overdue(now)),
+        desired=desired,
+        running=running,
+        latest_evidence=latest[0].key if latest else None,
+        latest_result=latest[0].result if latest else None,
+        problem=problem,
+    )
+
+
+def status(services: Services, env_name: str | None = None) -> StatusReport:
+    """Status of ENV_NAME (default: every env), with warnings for revoked images and old pins."""
+    config = services.config
+    envs = [config.environment(env_name)] if env_name else list(config.envs.values())
+    ids = services.read_ids(check=False)
+    rows = [env_status(env, ids, services) for env in envs]
+    warnings = revoked_warnings(rows, services.images)
+    warnings.extend(
+        f"the pin on {row.env} expired {row.pin.expires} and still holds"
+        for row in rows
+        if row.pin_overdue and row.pin
+    )
+    return StatusReport(config.secret_id, rows, warnings)
+
+
+def revoked_warnings(rows: Sequence[EnvStatus], images: ImageReader) -> list[str]:
+    """One warning per env that is set to, or runs, a revoked image (instances are untouched)."""
+    cache: dict[str, Image | None] = {}
+    warnings = []
+    for row in rows:
+        amis = dict.fromkeys([*([row.secret_ami] if row.secret_ami else []), *row.running])
+        for ami in amis:
+            if ami not in cache:
+                cache[ami] = images.image(ami)
+            image = cache[ami]
+            if image is not None and image.revoked:
+                how = []
+                if ami == row.secret_ami:
+                    how.append("is set to")
+                if ami in row.running:
+                    how.append(f"runs ({row.running[ami]} instance(s))")
+                warnings.append(
+                    f"{row.env} {' and '.join(how)} revoked image {ami}: {image.revoked}"
+                )
+    return warnings

@@ -1,0 +1,85 @@
+"""The CLI surface that needs no AWS: version, durations, config, usage errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from promote.cli import cli
+from promote.cli.options import parse_duration
+from promote.errors import PromoteError
+
+
+def test_version_does_not_load_boto3_or_rich() -> None:
+    code = (
+        "import sys\n"
+        "from promote.cli import cli\n"
+        "try:\n    cli(['--version'], prog_name='promote')\n"
+        "except SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('boto3', 'botocore', 'rich') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+    assert out.stdout.splitlines() == ["promote, version 0.1.0", "[]"]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90", 90), ("90s", 90), ("15m", 900), ("1h30m", 5400), ("2d", 172800)]
+)
+def test_durations_read_as_operators_write_them(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "15 minutes", "m15", "1x"])
+def test_a_duration_that_is_not_one_is_refused(text: str) -> None:
+    with pytest.raises(PromoteError) as caught:
+        parse_duration(text)
+    assert caught.value.exit_code == 2
+
+
+def test_a_bad_timeout_is_a_usage_error() -> None:
+    result = CliRunner().invoke(cli, ["validate", "--env", "management-dev", "--timeout", "soon"])
+
+    assert result.exit_code == 2
+    assert "'soon' is not a duration" in result.output
+
+
+def test_config_shows_each_value_and_where_it_came_from(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["-o", "json", "config"], env={"PROMOTE_CONFIG": "", "PROMOTE_TEST_ENV": "management"}
+    )
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["schema"] == "promote/v1"
+    assert document["config"]["test_env"] == "management"
+    assert document["sources"]["test_env"] == "env PROMOTE_TEST_ENV"
+    assert document["sources"]["region"] in ("default", "env AWS_REGION", "env AWS_DEFAULT_REGION")
+
+
+def test_a_bad_config_file_is_one_line_and_exit_2_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "promote.toml"
+    path.write_text('test_env = "dev"\nregion = ["eu-west-2"]\n[env.dev]\n')
+
+    result = CliRunner().invoke(cli, ["--config", str(path), "status"])
+
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        f"error: {path}: 'region' must be a non-empty string, got ['eu-west-2']"
+    )
+    assert "Traceback" not in result.output
+
+
+def test_an_unknown_env_is_exit_2_and_lists_the_known_ones() -> None:
+    result = CliRunner().invoke(
+        cli, ["gate", "--ami", "ami-0123456789abcdef0", "--env", "prod"], env={"PROMOTE_CONFIG": ""}
+    )
+
+    assert result.exit_code == 2
+    assert "error: unknown environment 'prod' in the built-in defaults" in result.stderr
+    assert "hint: known environments: management, management-dev" in result.stderr

@@ -1,0 +1,99 @@
+"""set-ids decides everything before writing (in-memory fakes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from promote.domain import set_ids
+from promote.errors import PromoteError
+from tests.support.fakes import (
+    MemoryLedger,
+    make_services,
+)
+from tests.support.scenes import (
+    DEV_AMI,
+    NEW_TESTED,
+    NEW_UNTESTED,
+    PROD_AMI,
+    promotion_images,
+    promotion_secret,
+    secret_document,
+    success,
+)
+
+
+def test_set_ids_refuses_a_pinned_env_naming_owner_reason_and_since() -> None:
+    secrets, ledger = promotion_secret(), MemoryLedger()
+    success(ledger, NEW_UNTESTED)
+    b, _ = make_services(secrets, promotion_images(), ledger)
+
+    with pytest.raises(PromoteError) as raised:
+        set_ids.execute(set_ids.plan(b, NEW_TESTED, ["management"]), b)
+
+    assert raised.value.exit_code == 3
+    assert raised.value.message == (
+        "management is pinned by rm@example.com since 2026-11-01T09:00:00+00:00: release freeze"
+    )
+    assert secrets.puts == [] and ledger.keys("events/") == []
+
+
+def test_set_ids_sends_a_tested_image_with_inherited_evidence_to_production() -> None:
+    secrets, ledger = promotion_secret(pinned=False), MemoryLedger()
+    success(ledger, NEW_UNTESTED)
+    b, _ = make_services(secrets, promotion_images(), ledger)
+
+    result = set_ids.execute(set_ids.plan(b, NEW_TESTED, ["management"]), b)
+
+    assert result.changes == {"management": {"before": PROD_AMI, "after": NEW_TESTED}}
+    assert result.evidence_key == (
+        f"evidence/{NEW_UNTESTED}/management-dev/20261120T100000.000000Z-SUCCESS.json"
+    )
+    assert secret_document(secrets)["concourse_ami"] == NEW_TESTED
+    [event_key] = ledger.keys("events/")
+    assert "-set-ids-" in event_key
+
+
+def test_set_ids_refuses_an_untested_image_for_a_tested_env_even_with_evidence() -> None:
+    secrets, ledger = promotion_secret(pinned=False), MemoryLedger()
+    success(ledger, NEW_UNTESTED)
+    b, _ = make_services(secrets, promotion_images(), ledger)
+
+    with pytest.raises(PromoteError) as raised:
+        set_ids.execute(set_ids.plan(b, NEW_UNTESTED, ["management"]), b)
+
+    assert raised.value.exit_code == 3
+    assert "accepts only tested images" in raised.value.message
+    assert secrets.puts == []
+
+
+def test_set_ids_refuses_a_revoked_image_for_any_env() -> None:
+    secrets, images = promotion_secret(), promotion_images()
+    images.tag(NEW_UNTESTED, {"promote:revoked": "CVE"})
+    b, _ = make_services(secrets, images)
+
+    with pytest.raises(PromoteError) as raised:
+        set_ids.execute(set_ids.plan(b, NEW_UNTESTED, ["management-dev"]), b)
+
+    assert raised.value.exit_code == 3
+    assert raised.value.message == f"{NEW_UNTESTED} is revoked: CVE"
+
+
+def test_set_ids_dry_run_and_already_set_write_nothing() -> None:
+    secrets = promotion_secret()
+    b, _ = make_services(secrets, promotion_images())
+
+    dry = set_ids.plan(b, NEW_UNTESTED, ["management-dev"])
+    same = set_ids.execute(set_ids.plan(b, DEV_AMI, ["management-dev"]), b)
+
+    assert dry.changes == {"management-dev": {"before": DEV_AMI, "after": NEW_UNTESTED}}
+    assert same.unchanged == ["management-dev"] and not same.changes
+    assert secrets.puts == []
+
+
+def test_set_ids_of_an_unknown_ami_is_exit_4() -> None:
+    b, _ = make_services(promotion_secret(), promotion_images())
+
+    with pytest.raises(PromoteError) as raised:
+        set_ids.execute(set_ids.plan(b, "ami-0123456789abcdef0", ["management-dev"]), b)
+
+    assert raised.value.exit_code == 4

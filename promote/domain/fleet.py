@@ -269,13 +269,22 @@ class ValidateResult:
 
 
 def check(
-    services: Services, env_name: str, ami: str | None, timeout: float, interval: float
+    services: Services,
+    env_name: str,
+    ami: str | None,
+    timeout: float,
+    interval: float,
+    count_previous: bool = True,
 ) -> ValidateResult:
-    """Validate ENV against AMI (default: its entry in the secret) and record the evidence."""
+    """Validate ENV against AMI (default: its entry in the secret) and record the evidence.
+
+    COUNT_PREVIOUS lists the earlier records first (which also fails fast when the bucket is
+    missing); a rollout's closing validate skips it, so a rollout needs no s3:ListBucket.
+    """
     config = services.config
     env = config.environment(env_name)
     expected = check_ami_id(ami) if ami else services.expected_ami(env)
-    previous = ledger.records_for(services.ledger, expected, env.name)  # fails fast: no bucket
+    previous = ledger.records_for(services.ledger, expected, env.name) if count_previous else []
     result = validate(
         env, expected, services.fleet, services.clock, timeout, interval, services.progress
     )

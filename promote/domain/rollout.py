@@ -241,7 +241,8 @@ def execute(
     log = executor.run(rollout)
     validation = None
     if options.validate:
+        bound = min(options.timeout, 300)
         validation = check(
-            services, env.name, rollout.expected_ami, min(options.timeout, 300), options.interval
+            services, env.name, rollout.expected_ami, bound, options.interval, count_previous=False
         )
     return RolloutResult(rollout, log.steps, log.terminated, log.launched, log.landed, validation)

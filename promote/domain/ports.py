@@ -46,6 +46,16 @@ class TemplateRef:
     image_id: str | None
 
 
+@dataclass(frozen=True)
+class GroupState:
+    """An ASG's capacity bounds and the scaling processes suspended on it."""
+
+    desired: int
+    min_size: int
+    max_size: int
+    suspended: frozenset[str] = frozenset()
+
+
 class FleetControl(Protocol):
     """What a rollout changes in Auto Scaling and EC2."""
 
@@ -57,8 +67,8 @@ class FleetControl(Protocol):
         """Make the group launch AMI: a new template version with only ImageId changed."""
         ...
 
-    def capacity(self, env: Environment, group: str) -> tuple[int, int]:
-        """(desired, max) of the group."""
+    def state(self, env: Environment, group: str) -> GroupState:
+        """The group's desired, min and max, and its suspended processes, read now."""
         ...
 
     def set_capacity(self, env: Environment, group: str, desired: int, max_size: int) -> None:
@@ -69,12 +79,16 @@ class FleetControl(Protocol):
         """Terminate a member and decrement the desired capacity."""
         ...
 
-    def marker(self, env: Environment, group: str) -> dict[str, Any] | None:
-        """The rollout marker on the group, if any."""
+    def suspend(self, env: Environment, group: str, processes: Sequence[str]) -> None:
+        """Suspend those scaling processes (ScheduledActions, AlarmNotification, ...)."""
         ...
 
-    def set_marker(self, env: Environment, group: str, marker: dict[str, Any] | None) -> None:
-        """Write (or with None, remove) the rollout marker."""
+    def resume(self, env: Environment, group: str, processes: Sequence[str]) -> None:
+        """Resume those scaling processes."""
+        ...
+
+    def mirror(self, env: Environment, group: str, summary: dict[str, Any] | None) -> None:
+        """Show (or with None, clear) who rolls the group, as a tag for people."""
         ...
 
 
@@ -194,6 +208,18 @@ class LedgerStore(Protocol):
 
     def get(self, key: str) -> bytes:
         """The body of KEY."""
+        ...
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        """The body of KEY and its ETag; None when it does not exist."""
+        ...
+
+    def create(self, key: str, body: bytes) -> str | None:
+        """Create KEY unless it exists (If-None-Match: *); its ETag, or None when it existed."""
+        ...
+
+    def replace(self, key: str, body: bytes, etag: str) -> str | None:
+        """Replace KEY only while its ETag is ETAG (If-Match); the new ETag, or None."""
         ...
 
 

@@ -41,7 +41,8 @@ AWS_ACTIONS = {
         "sts:AssumeRole",
         "autoscaling:UpdateAutoScalingGroup",
         "autoscaling:TerminateInstanceInAutoScalingGroup",
-        "autoscaling:DescribeTags",
+        "autoscaling:SuspendProcesses",
+        "autoscaling:ResumeProcesses",
         "autoscaling:CreateOrUpdateTags",
         "autoscaling:DeleteTags",
         "ec2:DescribeLaunchTemplateVersions",
@@ -50,7 +51,8 @@ AWS_ACTIONS = {
         "ec2:RunInstances",
         "ec2:CreateTags",
         "iam:PassRole",
-        "s3:PutObject",  # the closing validate's record
+        "s3:GetObject",  # the rollout lease (locks/rollout/<asg>.json)
+        "s3:PutObject",  # the lease, and the closing validate's record
     )
 }
 
@@ -185,7 +187,7 @@ def plan(
         protected.extend(kept_here)
         keep = [i.instance_id for i in members if i.instance_id not in replace]
         template = control.launch_template(env, group.name)
-        _, max_size = control.capacity(env, group.name)
+        max_size = control.state(env, group.name).max_size
         groups.append(
             GroupPlan(
                 group=group.name,

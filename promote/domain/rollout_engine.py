@@ -1,38 +1,39 @@
 """The client-side rollout engine: carries a RolloutPlan out group by group, keeping capacity.
 
-A marker tag (`promote:rollout`) on each ASG records the original capacity while a rollout runs.
-It makes a crashed rollout resumable (`--resume` takes the marker over and restores *its*
-capacity) and stops a second rollout of the same ASG from starting while the first is running:
-the second refuses with exit 6 (conflict) instead of waiting, so two operators notice each other.
+Per group: take the group's lease (`domain.locks`: a CAS-only S3 object, so two rollouts can
+never both change one group), mirror it in the `promote:rollout` tag for people, suspend the
+ASG automation that would fight the surge (scheduled actions, alarm-driven scaling, AZ
+rebalancing; only what was not suspended already, and the lease records which), point the
+launch template at the AMI, scale out, replace, then always, also on failure or Ctrl-C:
+restore capacity, resume exactly what it suspended, release the lease.
 
-Auto Scaling tags have no compare-and-swap, so two rollouts started in the same instant could
-both see no marker and both write one. Each marker therefore carries a random run id; after
-writing it the rollout waits MARKER_SETTLE_SECONDS (on the injected clock) and reads the tag
-again. The last write wins: a rollout that finds another run id there backs off and refuses
-(exit 6) before changing any capacity, and leaves the winner's marker alone.
+Capacity is restored from values read at the end, never a stale number: the engine knows what
+it set and what its terminations removed, so a change someone else made meanwhile (a person
+scaling the group by hand) is kept, and only the run's own surge is taken back. A run that
+takes over a crashed run's lease (`--resume`, or the lease expired) starts from the capacity
+the lease recorded, after `locks.check_resumable` refused one that would shrink the group.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from promote.domain.fleet import SeenInstance, Snapshot, observe, on_expected
-from promote.errors import PromoteError, check_failed, conflict
+from promote.domain.locks import Held, RolloutLock, lock_key
+from promote.errors import check_failed
 
 if TYPE_CHECKING:
     from promote.config import Environment
-    from promote.domain.ports import WorkerLanding
+    from promote.domain.ports import GroupState, WorkerLanding
     from promote.domain.rollout import GroupPlan, RolloutPlan
     from promote.domain.services import Services
 
 MARKER_TAG = "promote:rollout"
-# Far longer than one DescribeTags -> CreateOrUpdateTags round trip of a racing rollout.
-MARKER_SETTLE_SECONDS = 2.0
+# What a surge must not have fighting it: AWS would scale in, rebalance or reschedule meanwhile.
+AUTOMATION = ("ScheduledActions", "AlarmNotification", "AZRebalance")
 
 
 @dataclass
@@ -44,6 +45,16 @@ class RolloutLog:
     launched: list[str] = field(default_factory=list)
     landed: list[str] = field(default_factory=list)
     capacity_samples: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class Capacity:
+    """The desired and max a group had before, and what this run has set since."""
+
+    desired: int
+    max_size: int
+    expected_desired: int  # what the group would have now if only this run changed it
+    expected_max: int
 
 
 @dataclass
@@ -63,72 +74,95 @@ class Executor:
     def __post_init__(self) -> None:
         self.control = self.services.fleet_control
         self.clock = self.services.clock
+        self.lock = RolloutLock(
+            self.services.ledger, self.clock, self.run_id, self.services.user, self.resume
+        )
 
     def run(self, rollout: RolloutPlan) -> RolloutLog:
         """Execute every group's plan in order (config order: web, then workers)."""
         deadline = self.clock.monotonic() + self.timeout
         for group in rollout.groups:
-            # A group with a marker left by a crashed run is visited even with nothing to
-            # replace: its recorded capacity is restored and the marker removed (or, without
-            # --resume while the marker is fresh, the rollout refuses).
-            unfinished = self.control.marker(self.env, group.group) is not None
-            if group.replace or group.update_template or unfinished:
+            # A group whose lease a crashed run still holds is visited even with nothing to
+            # replace: its recorded capacity is restored and the lease released (or, without
+            # --resume while the lease is fresh, the rollout refuses).
+            if group.replace or group.update_template or self._unfinished(group.group):
                 self._group(rollout.expected_ami, group, deadline)
         return self.log
 
+    def _unfinished(self, group: str) -> bool:
+        from promote.domain.locks import HELD, Lease
+
+        stored = self.services.ledger.read(lock_key(group))
+        lease = Lease.parse(stored[0]) if stored else None
+        return lease is not None and lease.state == HELD
+
     def _group(self, ami: str, group: GroupPlan, deadline: float) -> None:
-        original = self._take_marker(group, ami, deadline)
-        desired, max_size = original
+        state = self.control.state(self.env, group.group)
+        remaining = deadline - self.clock.monotonic()
+        held = self.lock.acquire(
+            self.env.name, group.group, ami, state, len(group.replace), remaining
+        )
+        capacity = self._start(held, state)
         try:
+            self.control.mirror(self.env, group.group, held.lease.summary())
+            self._suspend(held, state)
             if group.update_template and group.template:
                 version = self.control.use_image(self.env, group.group, group.template, ami)
                 self._step(
                     f"{group.group}: launch template {group.template.name} v{version} -> {ami}"
                 )
-            if not group.replace:
-                return
-            self._replace(ami, group, desired, max_size, deadline)
+            if group.replace:
+                self._replace(ami, group, capacity, deadline)
         finally:
-            self.control.set_capacity(self.env, group.group, desired, max_size)
-            self.control.set_marker(self.env, group.group, None)
-            self._step(f"{group.group}: capacity restored to desired {desired}, max {max_size}")
+            self._restore(group.group, capacity)
+            self.control.resume(self.env, group.group, held.lease.suspended)
+            if held.lease.suspended:
+                self._step(f"{group.group}: resumed {', '.join(held.lease.suspended)}")
+            # The tag goes before the lease: a crash in between leaves a held lease, which the
+            # next run takes over (and clears the tag again); never a tag nobody will clear.
+            self.control.mirror(self.env, group.group, None)
+            if not self.lock.release(held):
+                self._step(f"{group.group}: the lease was taken over; left it to its holder")
 
-    def _take_marker(self, group: GroupPlan, ami: str, deadline: float) -> tuple[int, int]:
-        existing = self.control.marker(self.env, group.group)
-        if existing is not None:
-            expires = datetime.fromisoformat(str(existing.get("expires_at")))
-            if not self.resume and expires > self.clock.now():
-                raise _running(group.group, existing)
-            self._step(f"{group.group}: resuming the rollout started {existing.get('started_at')}")
-            return int(existing["desired"]), int(existing["max_size"])
-        now = self.clock.now()
-        marker = {
-            "ami": ami,
-            "desired": group.desired,
-            "max_size": group.max_size,
-            "started_at": now.replace(microsecond=0).isoformat(),
-            "expires_at": (now + timedelta(seconds=deadline - self.clock.monotonic()))
-            .replace(microsecond=0)
-            .isoformat(),
-            "by": self.services.user,
-            "run": self.run_id,
-        }
-        self.control.set_marker(self.env, group.group, marker)
-        # No compare-and-swap on tags: let a racing rollout's write land, then see who won.
-        self.clock.sleep(MARKER_SETTLE_SECONDS)
-        landed = self.control.marker(self.env, group.group)
-        if landed is not None and landed.get("run") != self.run_id:
-            raise _running(group.group, landed)
-        if landed is None:
-            self.control.set_marker(self.env, group.group, marker)
-        return group.desired, group.max_size
+    def _start(self, held: Held, state: GroupState) -> Capacity:
+        lease = held.lease
+        if held.resumed is not None:
+            self._step(
+                f"{lease.group}: taking over the rollout {held.resumed.run} started "
+                f"{held.resumed.started_at} by {held.resumed.by}: capacity will be restored to "
+                f"desired {lease.desired}, max {lease.max_size}"
+            )
+        return Capacity(lease.desired, lease.max_size, state.desired, state.max_size)
 
-    def _replace(
-        self, ami: str, group: GroupPlan, desired: int, max_size: int, deadline: float
-    ) -> None:
+    def _suspend(self, held: Held, state: GroupState) -> None:
+        wanted = [
+            p for p in AUTOMATION if p not in state.suspended and p not in held.lease.suspended
+        ]
+        if not wanted:
+            return
+        # Recorded before suspending: a crash in between resumes no more than was suspended.
+        self.lock.update(held, suspended=(*held.lease.suspended, *wanted))
+        self.control.suspend(self.env, held.lease.group, wanted)
+        self._step(f"{held.lease.group}: suspended {', '.join(wanted)} for the rollout")
+
+    def _restore(self, group: str, capacity: Capacity) -> None:
+        """Take back this run's own surge only, from the capacity read now."""
+        now = self.control.state(self.env, group)
+        others = now.desired - capacity.expected_desired
+        desired = max(capacity.desired + others, now.min_size)
+        max_size = max(capacity.max_size + (now.max_size - capacity.expected_max), desired)
+        if (desired, max_size) != (now.desired, now.max_size):
+            self.control.set_capacity(self.env, group, desired, max_size)
+        kept = f" (kept a change of {others:+d} made meanwhile)" if others else ""
+        self._step(f"{group}: capacity restored to desired {desired}, max {max_size}{kept}")
+
+    def _replace(self, ami: str, group: GroupPlan, capacity: Capacity, deadline: float) -> None:
         old = set(group.replace)
+        desired = capacity.desired
         surge = desired + len(old)
-        self.control.set_capacity(self.env, group.group, surge, max(max_size, surge))
+        max_size = max(capacity.max_size, surge)
+        self.control.set_capacity(self.env, group.group, surge, max_size)
+        capacity.expected_desired, capacity.expected_max = surge, max_size
         self._step(f"{group.group}: scaled out to {surge} to replace {len(old)}")
         # The protected instance (the one running this command) keeps a slot of its own.
         new = self._wait(
@@ -148,6 +182,7 @@ class Executor:
                 if landed:
                     self.log.landed.append(landed)
             self.control.terminate(self.env, instance_id)
+            capacity.expected_desired -= 1
             self.log.terminated.append(instance_id)
             self.replaced()
             self._step(f"{group.group}: terminated {instance_id} ({index}/{len(old)})")
@@ -194,20 +229,6 @@ class Executor:
         self.services.progress(line)
 
 
-def _running(group: str, marker: dict[str, Any]) -> PromoteError:
-    """Exit 6: another rollout holds GROUP's marker."""
-    return conflict(
-        f"another rollout of {group} is running (started {marker.get('started_at')} by "
-        f"{marker.get('by')}, to {marker.get('ami')})",
-        "wait for it; if it crashed, re-run with --resume",
-    )
-
-
 def _gone(instance_id: str) -> Callable[[Sequence[SeenInstance]], int]:
     """1 once INSTANCE_ID is no longer a member, else 0."""
     return lambda members: 0 if any(m.instance_id == instance_id for m in members) else 1
-
-
-def marker_value(marker: dict[str, Any]) -> str:
-    """The tag value for a marker (compact JSON)."""
-    return json.dumps(marker, separators=(",", ":"), sort_keys=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +12,9 @@ import pytest
 from click.testing import Result
 
 from promote.adapters.aws.autoscaling import AwsFleetControl
+from promote.domain.locks import lock_key
 from promote.domain.rollout import RolloutOptions, execute, plan
+from promote.domain.rollout_engine import MARKER_TAG
 from tests.support.estate import Estate
 
 WEB, WORKER = "concourse-web-management-dev", "concourse-worker-management-dev"
@@ -134,7 +137,6 @@ def test_an_interrupted_rollout_restores_capacity_and_a_rerun_finishes(seeded: E
     env = seeded.config.environment("management-dev")
     interrupt_on_terminate(seeded, after=1)
     services = seeded.services()
-    control = services.fleet_control
     rollout = plan(services, env.name, seeded.tested, RolloutOptions(interval=0.2))
 
     with pytest.raises(KeyboardInterrupt):
@@ -142,29 +144,41 @@ def test_an_interrupted_rollout_restores_capacity_and_a_rerun_finishes(seeded: E
 
     web = seeded.group(WEB)
     assert web["DesiredCapacity"] == 2 and web["MaxSize"] == 4
-    assert control.marker(env, WEB) is None
+    assert json.loads(seeded.ledger_object(lock_key(WEB)))["state"] == "released"
+    assert not [t for t in web["Tags"] if t["Key"] == MARKER_TAG]
     result = roll(seeded, "--ami", seeded.tested, *FAST)
     assert result.exit_code == 0, result.output
     assert images_of(seeded, WEB) == images_of(seeded, WORKER) == {seeded.tested}
 
 
+def crashed_lease(seeded: Estate, group: str, **recorded: Any) -> None:
+    """What kill -9 after scale-out leaves behind: a held lease (and the surge capacity)."""
+    lease = {
+        "schema": "promote/rollout-lease/v1",
+        "group": group,
+        "env": "management-dev",
+        "run": "crashed",
+        "by": "bob",
+        "ami": seeded.tested,
+        "state": "held",
+        "started_at": "2026-11-23T12:00:00+00:00",
+        "expires_at": "2999-01-01T00:00:00+00:00",
+        "desired": 2,
+        "min_size": 0,
+        "max_size": 4,
+        "surge": 2,
+        "suspended": [],
+        **recorded,
+    }
+    seeded.client("s3").put_object(
+        Bucket=seeded.config.evidence_bucket, Key=lock_key(group), Body=json.dumps(lease)
+    )
+
+
 def test_a_crashed_rollout_blocks_a_second_one_until_resumed(seeded: Estate) -> None:
     env = seeded.config.environment("management-dev")
-    control = AwsFleetControl(seeded.aws)
-    # What kill -9 after scale-out leaves behind: the marker and the surge capacity.
-    control.set_marker(
-        env,
-        WEB,
-        {
-            "ami": seeded.tested,
-            "desired": 2,
-            "max_size": 4,
-            "by": "bob",
-            "started_at": "2026-11-23T12:00:00+00:00",
-            "expires_at": "2999-01-01T00:00:00+00:00",
-        },
-    )
-    control.set_capacity(env, WEB, 4, 4)
+    crashed_lease(seeded, WEB)
+    AwsFleetControl(seeded.aws).set_capacity(env, WEB, 4, 4)
     before = seeded.snapshot()
 
     refused = roll(seeded, "--ami", seeded.tested, *FAST)
@@ -175,8 +189,97 @@ def test_a_crashed_rollout_blocks_a_second_one_until_resumed(seeded: Estate) -> 
     assert seeded.snapshot() == before
     resumed = roll(seeded, "--ami", seeded.tested, *FAST, "--resume")
     assert resumed.exit_code == 0, resumed.output
+    assert "capacity will be restored to desired 2, max 4" in resumed.stderr
     assert seeded.group(WEB)["DesiredCapacity"] == 2
-    assert control.marker(env, WEB) is None
+    assert json.loads(seeded.ledger_object(lock_key(WEB)))["state"] == "released"
+
+
+@pytest.mark.parametrize(
+    ("recorded", "why"),
+    [
+        ({"desired": 0}, "records a desired capacity of 0"),
+        ({"desired": 1, "min_size": 0, "surge": 0}, "below today's desired 2 minus the surge of 0"),
+    ],
+)
+def test_resume_refuses_a_lease_that_would_shrink_the_group(
+    seeded: Estate, recorded: dict[str, int], why: str
+) -> None:
+    crashed_lease(seeded, WEB, **recorded)
+    before = seeded.snapshot(), seeded.group(WEB)["DesiredCapacity"]
+
+    refused = roll(seeded, "--ami", seeded.tested, *FAST, "--resume")
+
+    assert refused.exit_code == 3, refused.output
+    assert why in refused.stderr and "would shrink the group" in refused.stderr
+    assert (seeded.snapshot(), seeded.group(WEB)["DesiredCapacity"]) == before
+
+
+def test_a_forged_marker_tag_is_never_read(seeded: Estate) -> None:
+    """Anyone with CreateOrUpdateTags can write the tag; the lease in S3 is what counts."""
+    seeded.client("autoscaling").create_or_update_tags(
+        Tags=[
+            {
+                "ResourceId": WEB,
+                "ResourceType": "auto-scaling-group",
+                "Key": MARKER_TAG,
+                "Value": json.dumps({"desired": 0, "max_size": 0, "run": "x"}),
+                "PropagateAtLaunch": False,
+            }
+        ]
+    )
+
+    result = roll(seeded, "--ami", seeded.tested, *FAST, "--resume")
+
+    assert result.exit_code == 0, result.output
+    assert seeded.group(WEB)["DesiredCapacity"] == 2
+    assert not [t for t in seeded.group(WEB)["Tags"] if t["Key"] == MARKER_TAG]
+
+
+def test_a_rollout_suspends_asg_automation_and_resumes_exactly_what_it_suspended(
+    seeded: Estate,
+) -> None:
+    autoscaling = seeded.client("autoscaling")
+    autoscaling.suspend_processes(AutoScalingGroupName=WEB, ScalingProcesses=["AZRebalance"])
+    during: list[set[str]] = []
+
+    def sample(params: dict[str, Any], **_: Any) -> None:
+        """The suspended processes of the group an instance is terminated from."""
+        member = autoscaling.describe_auto_scaling_instances(InstanceIds=[params["InstanceId"]])
+        name = member["AutoScalingInstances"][0]["AutoScalingGroupName"]
+        during.append({p["ProcessName"] for p in seeded.group(name)["SuspendedProcesses"]})
+
+    event = "before-parameter-build.autoscaling.TerminateInstanceInAutoScalingGroup"
+    seeded.aws.on(event, sample)
+    services = seeded.services()
+    rollout = plan(services, "management-dev", seeded.tested, RolloutOptions(interval=0.2))
+    result = execute(rollout, services)
+
+    assert result.validation is not None and result.validation.succeeded
+    assert during and all(
+        {"ScheduledActions", "AlarmNotification", "AZRebalance"} <= seen for seen in during
+    )
+    suspended = {p["ProcessName"] for p in seeded.group(WEB)["SuspendedProcesses"]}
+    assert suspended == {"AZRebalance"}  # someone else's suspension stays; ours are resumed
+    assert not seeded.group(WORKER)["SuspendedProcesses"]
+
+
+def test_capacity_someone_changes_during_a_rollout_is_kept(seeded: Estate) -> None:
+    autoscaling = seeded.client("autoscaling")
+    changed: list[int] = []
+
+    def scale_by_hand(**_: Any) -> None:
+        if not changed:  # a person adds one instance while the rollout runs
+            group = seeded.group(WEB)
+            changed.append(group["DesiredCapacity"] + 1)
+            autoscaling.set_desired_capacity(AutoScalingGroupName=WEB, DesiredCapacity=changed[0])
+
+    seeded.aws.on("before-call.autoscaling.TerminateInstanceInAutoScalingGroup", scale_by_hand)
+    services = seeded.services()
+    options = RolloutOptions(interval=0.2, validate=False, only=(WEB,))
+    result = execute(plan(services, "management-dev", seeded.tested, options), services)
+
+    assert seeded.group(WEB)["DesiredCapacity"] == 3
+    assert any("kept a change of +1 made meanwhile" in step for step in result.steps)
 
 
 def test_a_group_without_a_launch_template_is_refused_before_any_change(seeded: Estate) -> None:

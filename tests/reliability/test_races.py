@@ -16,17 +16,19 @@ from typing import Any
 
 import pytest
 
-from promote.adapters.aws.autoscaling import AwsFleetControl
-from promote.config import Environment
+from promote.adapters.aws.s3 import S3Ledger
+from promote.domain.locks import lock_key
 from promote.domain.rollout import RolloutOptions, execute, plan
-from promote.domain.rollout_engine import MARKER_SETTLE_SECONDS, MARKER_TAG
+from promote.domain.rollout_engine import MARKER_TAG
 from promote.errors import PromoteError
 from tests.support.estate import Estate
-from tests.support.fakes import FakeClock
 
 RACERS = 20
 WEB, WORKER = "concourse-web-management-dev", "concourse-worker-management-dev"
 NO_IMDS = {"AWS_EC2_METADATA_DISABLED": "true"}
+FAST_ROLL = ("--interval", "0.2s", "--timeout", "90s", "--no-validate")
+PIPES: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def race(
@@ -225,35 +227,87 @@ def test_second_of_two_simultaneous_rollouts_of_one_env_refuses_with_exit_6(
     )
 
 
-class RivalWritesAfterUs(AwsFleetControl):
-    """The real control, but a rival rollout's marker lands just after our first marker write."""
+class RivalCreatesFirst(S3Ledger):
+    """The real ledger, but a rival rollout's lease lands between our read and our create."""
 
-    rival = {"run": "rival", "by": "bob", "started_at": "2026-11-23T12:00:00+00:00", "ami": "x"}
+    def __init__(self, aws: Any, bucket: str, rival: bytes) -> None:
+        super().__init__(aws, bucket)
+        self.rival: bytes | None = rival
 
-    def set_marker(self, env: Environment, group: str, marker: dict[str, Any] | None) -> None:
-        """Write MARKER, then (once) the rival's, as two rollouts racing on one ASG would."""
-        super().set_marker(env, group, marker)
-        if marker is not None and self.rival:
-            super().set_marker(env, group, {**marker, **self.rival})
-            self.rival = {}
+    def create(self, key: str, body: bytes) -> str | None:
+        """Write the rival's lease first (once), as a rollout that started just before us."""
+        if key.startswith("locks/") and self.rival is not None:
+            super().create(key, self.rival)
+            self.rival = None
+        return super().create(key, body)
 
 
-def test_a_rollout_whose_marker_was_overwritten_backs_off_without_touching_capacity(
+def rival_lease(seeded: Estate, group: str) -> bytes:
+    """A lease another rollout holds."""
+    return json.dumps(
+        {
+            "group": group,
+            "env": "management-dev",
+            "run": "rival",
+            "by": "bob",
+            "ami": seeded.tested,
+            "state": "held",
+            "started_at": "2026-11-23T12:00:00+00:00",
+            "expires_at": "2999-01-01T00:00:00+00:00",
+            "desired": 2,
+            "min_size": 0,
+            "max_size": 4,
+            "surge": 2,
+        }
+    ).encode()
+
+
+def test_a_rollout_that_loses_the_lease_race_backs_off_without_touching_capacity(
     seeded: Estate,
 ) -> None:
-    """Both saw no marker and both wrote one: the one whose write did not last refuses (exit 6)."""
-    env = seeded.config.environment("management-dev")
-    control, clock = RivalWritesAfterUs(seeded.aws), FakeClock()
-    services = seeded.services(clock, fleet_control=control)
-    rollout = plan(services, env.name, seeded.tested, RolloutOptions(interval=0.2))
-    before = (seeded.group(WEB)["DesiredCapacity"], seeded.group(WEB)["MaxSize"])
+    """Both saw no lease; the rival created it first: we refuse (exit 6), its lease stays."""
+    ledger = RivalCreatesFirst(seeded.aws, seeded.config.evidence_bucket, rival_lease(seeded, WEB))
+    services = seeded.services(ledger=ledger)
+    rollout = plan(services, "management-dev", seeded.tested, RolloutOptions(interval=0.2))
+    before = seeded.group(WEB)
 
     with pytest.raises(PromoteError) as refused:
         execute(rollout, services)
 
     assert refused.value.exit_code == 6
     assert f"another rollout of {WEB} is running" in refused.value.message
-    assert clock.slept == [MARKER_SETTLE_SECONDS]
-    assert (seeded.group(WEB)["DesiredCapacity"], seeded.group(WEB)["MaxSize"]) == before
-    assert (control.marker(env, WEB) or {}).get("run") == "rival"
-    assert not any(t["Key"] == MARKER_TAG for t in seeded.group(WORKER)["Tags"])
+    assert "by bob" in refused.value.message
+    after = seeded.group(WEB)
+    assert (after["DesiredCapacity"], after["MaxSize"]) == (
+        before["DesiredCapacity"],
+        before["MaxSize"],
+    )
+    assert not after["SuspendedProcesses"]
+    assert json.loads(seeded.ledger_object(lock_key(WEB)))["run"] == "rival"
+    assert not any(t["Key"] == MARKER_TAG for g in (WEB, WORKER) for t in seeded.group(g)["Tags"])
+
+
+def test_of_two_rollouts_one_delayed_three_seconds_exactly_one_proceeds(seeded: Estate) -> None:
+    """The loser is slowed down between reading the lease and creating it (throttling): it
+    must refuse without ever touching capacity; sampled, desired never drops below the start."""
+    original = seeded.group(WEB)["DesiredCapacity"]
+    command = ["rollout", "--env", "management-dev", "--ami", seeded.tested, *FAST_ROLL]
+    environ = {**os.environ, **seeded.env, **NO_IMDS}
+    slow = {
+        **environ,
+        "PROMOTE_TEST_HOOKS": "tests.support.faults:delay_lease",
+        "PYTHONPATH": str(ROOT),
+    }
+    samples: list[int] = []
+    first = subprocess.Popen([sys.executable, "-m", "promote", *command], env=slow, **PIPES)
+    second = subprocess.Popen([sys.executable, "-m", "promote", *command], env=environ, **PIPES)
+    while first.poll() is None or second.poll() is None:
+        samples.append(seeded.group(WEB)["DesiredCapacity"])
+    outputs = [p.communicate() for p in (first, second)]
+
+    codes = sorted(p.returncode for p in (first, second))
+    assert codes == [0, 6], outputs
+    assert min(samples) >= original, samples
+    loser = outputs[[first, second].index(next(p for p in (first, second) if p.returncode == 6))]
+    assert "scaled out" not in loser[1] and "suspended" not in loser[1]
+    assert seeded.group(WEB)["DesiredCapacity"] == original

@@ -101,3 +101,21 @@ def install(aws: Any) -> None:
     """The PROMOTE_TEST_HOOKS entry point: put the current injector on this run's clients."""
     if INJECTOR is not None:
         aws.on("before-send", INJECTOR.before_send)
+
+
+LEASE_DELAY_SECONDS = 3.0
+
+
+def delay_lease(aws: Any) -> None:
+    """A PROMOTE_TEST_HOOKS entry point: the run's first write of a rollout lease waits
+    LEASE_DELAY_SECONDS first, as if throttled between reading the lease and creating it."""
+    import time
+
+    waited: list[bool] = []
+
+    def before_call(params: dict[str, Any], **_: Any) -> None:
+        if not waited and str(params.get("Key", "")).startswith("locks/"):
+            waited.append(True)
+            time.sleep(LEASE_DELAY_SECONDS)
+
+    aws.on("before-parameter-build.s3.PutObject", before_call)

@@ -14,8 +14,8 @@ from promote.adapters.aws import ec2
 from promote.adapters.aws.session import Aws, chunks
 from promote.config import Environment
 from promote.domain.fleet import Group, GroupMember, Instance
-from promote.domain.ports import TemplateRef
-from promote.domain.rollout_engine import MARKER_TAG, marker_value
+from promote.domain.ports import GroupState, TemplateRef
+from promote.domain.rollout_engine import MARKER_TAG
 from promote.errors import not_found
 
 ASG_NAMES_MAX = 50
@@ -107,10 +107,31 @@ class AwsFleetControl:
                 )
         return version
 
-    def capacity(self, env: Environment, group: str) -> tuple[int, int]:
-        """(desired, max) of the group."""
+    def state(self, env: Environment, group: str) -> GroupState:
+        """The group's desired, min and max, and its suspended processes, read now."""
         raw = self._group(env, group)
-        return int(raw["DesiredCapacity"]), int(raw["MaxSize"])
+        return GroupState(
+            desired=int(raw["DesiredCapacity"]),
+            min_size=int(raw["MinSize"]),
+            max_size=int(raw["MaxSize"]),
+            suspended=frozenset(p["ProcessName"] for p in raw.get("SuspendedProcesses", [])),
+        )
+
+    def suspend(self, env: Environment, group: str, processes: Sequence[str]) -> None:
+        """SuspendProcesses (nothing when PROCESSES is empty)."""
+        if processes:
+            with self.aws.calling(f"suspending {', '.join(processes)} on {group}"):
+                self.aws.client("autoscaling", env).suspend_processes(
+                    AutoScalingGroupName=group, ScalingProcesses=list(processes)
+                )
+
+    def resume(self, env: Environment, group: str, processes: Sequence[str]) -> None:
+        """ResumeProcesses (nothing when PROCESSES is empty)."""
+        if processes:
+            with self.aws.calling(f"resuming {', '.join(processes)} on {group}"):
+                self.aws.client("autoscaling", env).resume_processes(
+                    AutoScalingGroupName=group, ScalingProcesses=list(processes)
+                )
 
     def set_capacity(self, env: Environment, group: str, desired: int, max_size: int) -> None:
         """Set desired capacity and MaxSize."""
@@ -128,32 +149,15 @@ class AwsFleetControl:
                 InstanceId=instance_id, ShouldDecrementDesiredCapacity=True
             )
 
-    def marker(self, env: Environment, group: str) -> dict[str, Any] | None:
-        """The rollout marker tag on the group, if any."""
-        client = self.aws.client("autoscaling", env)
-        with self.aws.calling(f"reading the tags of {group}"):
-            tags = client.describe_tags(
-                Filters=[
-                    {"Name": "auto-scaling-group", "Values": [group]},
-                    {"Name": "key", "Values": [MARKER_TAG]},
-                ]
-            )["Tags"]
-        if not tags:
-            return None
-        try:
-            value: dict[str, Any] = json.loads(tags[0]["Value"])
-        except ValueError:
-            return None
-        return value
-
-    def set_marker(self, env: Environment, group: str, marker: dict[str, Any] | None) -> None:
-        """Write (or with None, remove) the rollout marker tag."""
+    def mirror(self, env: Environment, group: str, summary: dict[str, Any] | None) -> None:
+        """Show (or with None, clear) who rolls the group in the `promote:rollout` tag."""
         client = self.aws.client("autoscaling", env)
         tag = {"ResourceId": group, "ResourceType": "auto-scaling-group", "Key": MARKER_TAG}
         with self.aws.calling(f"tagging {group}"):
-            if marker is None:
+            if summary is None:
                 client.delete_tags(Tags=[tag])
             else:
+                value = json.dumps(summary, separators=(",", ":"), sort_keys=True)
                 client.create_or_update_tags(
-                    Tags=[{**tag, "Value": marker_value(marker), "PropagateAtLaunch": False}]
+                    Tags=[{**tag, "Value": value[:256], "PropagateAtLaunch": False}]
                 )

@@ -30,16 +30,39 @@ class S3Ledger:
 
     def put_new(self, key: str, body: bytes) -> bool:
         """Create KEY unless it exists (If-None-Match: *); False when it existed."""
+        return self.create(key, body) is not None
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        """The body of KEY and its ETag; None when it does not exist."""
+        client = self.aws.client("s3")
+        with self._calling(f"reading s3://{self.bucket}/{key}", absorb=("NoSuchKey",)) as call:
+            raw = client.get_object(Bucket=self.bucket, Key=key)
+            body: bytes = raw["Body"].read()
+        return None if call.absorbed else (body, str(raw["ETag"]))
+
+    def create(self, key: str, body: bytes) -> str | None:
+        """Create KEY unless it exists (If-None-Match: *); its ETag, or None when it existed."""
         client = self.aws.client("s3")
         with self._calling(f"writing s3://{self.bucket}/{key}", absorb=_TAKEN) as call:
-            client.put_object(
+            raw = client.put_object(
                 Bucket=self.bucket,
                 Key=key,
                 Body=body,
                 IfNoneMatch="*",
                 ContentType="application/json",
             )
-        return call.absorbed is None
+        return None if call.absorbed else str(raw["ETag"])
+
+    def replace(self, key: str, body: bytes, etag: str) -> str | None:
+        """Replace KEY only while its ETag is ETAG (If-Match); the new ETag, or None."""
+        client = self.aws.client("s3")
+        with self._calling(
+            f"writing s3://{self.bucket}/{key}", absorb=(*_TAKEN, "NoSuchKey")
+        ) as call:
+            raw = client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, IfMatch=etag, ContentType="application/json"
+            )
+        return None if call.absorbed else str(raw["ETag"])
 
     def put(self, key: str, body: bytes) -> None:
         """Create or replace KEY."""

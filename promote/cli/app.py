@@ -88,6 +88,7 @@ class AppContext:
         from promote.adapters.aws.ec2 import AwsImages, AwsImageUsage
         from promote.adapters.aws.s3 import S3Ledger
         from promote.adapters.aws.secrets import AwsSecrets
+        from promote.adapters.deploy import CommandDeployer
         from promote.adapters.host import describe_actor
         from promote.domain.services import Services
 
@@ -106,6 +107,7 @@ class AppContext:
             actor=cache(lambda: describe_actor(self.environ, aws.caller_identity())),
             tool_version=__version__,
             user=self.user,
+            deployer=CommandDeployer(self.environ),
             progress=self.output.progress,
             warn=self.output.warn,
         )

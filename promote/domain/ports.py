@@ -299,6 +299,34 @@ class LocalRepository(Protocol):
         ...
 
 
+# --- Terraform (or any deployer an env names) ---
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    """How an operator-configured command ended, and the tail of what it printed."""
+
+    argv: tuple[str, ...]
+    exit_code: int
+    tail: tuple[str, ...]
+
+
+class Deployer(Protocol):
+    """Runs an env's deploy and drift commands (argv lists from promote.toml)."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        cwd: str | None,
+        env: Mapping[str, str],
+        timeout_seconds: float,
+        progress: Callable[[str], None],
+    ) -> CommandRun:
+        """Run ARGV in CWD with ENV added to promote's own environment; never raises on a
+        non-zero exit (the caller decides what it means)."""
+        ...
+
+
 # --- Concourse and Packer ---
 
 

@@ -18,10 +18,12 @@ The instance this command runs on (when it is one) is never terminated.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from promote.domain.deploy import TerraformDeploy, deploy, step_for
 from promote.domain.fleet import check, observe, on_expected
 from promote.domain.results import HIDDEN, renamed
 from promote.domain.rollout_engine import Executor
@@ -107,6 +109,7 @@ class RolloutPlan:
     protected: tuple[str, ...] = ()
     environment: Environment | None = field(default=None, metadata=HIDDEN)
     options: RolloutOptions = field(default_factory=RolloutOptions, metadata=HIDDEN)
+    deploy: TerraformDeploy | None = None
 
     DATA_PROPERTIES: ClassVar[tuple[str, ...]] = ("replacements",)
 
@@ -161,6 +164,9 @@ def plan(
     """
     env = services.config.environment(env_name)
     expected_ami = ami or services.expected_ami(env)
+    deploy_step = step_for(env)
+    if deploy_step is not None:  # Terraform owns the templates: promote never writes one
+        options = dataclasses.replace(options, update_template=False)
     unknown = sorted(set(options.only) - set(env.autoscaling_groups))
     if unknown:
         raise usage_error(
@@ -202,7 +208,9 @@ def plan(
                 protected=tuple(kept_here),
             )
         )
-    rollout = RolloutPlan(env.name, expected_ami, tuple(groups), tuple(protected), env, options)
+    rollout = RolloutPlan(
+        env.name, expected_ami, tuple(groups), tuple(protected), env, options, deploy_step
+    )
     _check(rollout)
     return rollout
 
@@ -231,6 +239,9 @@ def execute(
     """Carry out the plan group by group, then validate the env (unless told not to)."""
     env = rollout.environment or services.config.environment(rollout.env)
     options = rollout.options
+    if rollout.deploy is not None:
+        groups = tuple(g.group for g in rollout.groups)
+        deploy(services, env, rollout.deploy, rollout.expected_ami, groups, options.timeout)
     executor = Executor(
         env,
         services,

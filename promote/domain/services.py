@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from promote.config import Config, Environment
     from promote.domain.ami_ids import AmiIds, Update
     from promote.domain.ports import (
+        Deployer,
         FleetControl,
         FleetReader,
         ImageCatalog,
@@ -59,6 +60,7 @@ class Services:
     actor: Callable[[], dict[str, Any]]
     tool_version: str
     user: str = "unknown"
+    deployer: Deployer | None = None
     progress: Callable[[str], None] = lambda line: None
     warn: Callable[[str], None] = lambda line: None
 

@@ -102,9 +102,13 @@ def test_run_scripts_use_expressions_only_through_env(path: Path) -> None:
         assert missing == set(), f"{run.where} reads {sorted(missing)}"
 
 
-def test_ami_test_apply_takes_the_ami_and_uses_oidc() -> None:
+DEPLOYS = ("ami-test-apply.yml", "ami-test-apply-terraform.yml")
+
+
+@pytest.mark.parametrize("name", DEPLOYS)
+def test_ami_test_apply_takes_the_ami_and_uses_oidc(name: str) -> None:
     """workflow_dispatch with a required ami input; AWS through a role, never access keys."""
-    data = workflow("ami-test-apply.yml")
+    data = workflow(name)
     inputs = on(data)["workflow_dispatch"]["inputs"]
     assert inputs["ami"]["required"] is True
     (job,) = data["jobs"].values()
@@ -115,17 +119,36 @@ def test_ami_test_apply_takes_the_ami_and_uses_oidc() -> None:
     assert job["env"]["AMI"] == "${{ inputs.ami }}"
 
 
-def test_ami_test_apply_runs_one_deployment_per_environment_at_a_time() -> None:
-    """The job's concurrency group names the environment and never cancels a running deploy."""
-    (job,) = workflow("ami-test-apply.yml")["jobs"].values()
+@pytest.mark.parametrize("name", DEPLOYS)
+def test_ami_test_apply_runs_one_deployment_per_environment_at_a_time(name: str) -> None:
+    """The job's concurrency group names the environment and never cancels a running deploy;
+    both variants share it, so a plain and a Terraform deploy of one env never overlap."""
+    (job,) = workflow(name)["jobs"].values()
     assert job["environment"] == "management-dev"
     assert job["concurrency"]["group"].endswith("management-dev")
     assert job["concurrency"]["cancel-in-progress"] is False
 
 
-def test_ami_test_apply_installs_the_project_before_running_it() -> None:
+def test_the_terraform_variant_leaves_apply_to_promote_rollout() -> None:
+    """It installs Terraform without its wrapper (exit codes intact) and runs only `init`
+    itself: `apply` and the drift check are promote rollout's (deploy = "terraform")."""
+    (job,) = workflow("ami-test-apply-terraform.yml")["jobs"].values()
+    (setup,) = [s for s in job["steps"] if "hashicorp/setup-terraform@" in s.get("uses", "")]
+    assert setup["with"]["terraform_wrapper"] is False
+    commands = [
+        c
+        for r in workflow_runs("ami-test-apply-terraform.yml")
+        for c in parse(r.script or "").commands
+    ]
+    terraform = [c for c in commands if c and c[0] == "terraform"]
+    assert [c[2] for c in terraform] == ["init"]
+    assert any(c[:2] == ["promote", "rollout"] for c in commands)
+
+
+@pytest.mark.parametrize("name", DEPLOYS)
+def test_ami_test_apply_installs_the_project_before_running_it(name: str) -> None:
     """`pip install .` (or make install) comes before the first promote step."""
-    runs: list[Run] = list(workflow_runs("ami-test-apply.yml"))
+    runs: list[Run] = list(workflow_runs(name))
     first = runs[0].script or ""
     assert "pip install ." in first or "make install" in first
 

@@ -209,3 +209,50 @@ def test_a_region_that_is_not_a_region_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PromoteError) as caught:
         load(Overrides(region="london"), {}, tmp_path)
     assert "'london' (from flag --region) is not an AWS region name" in caught.value.message
+
+
+TERRAFORM = (
+    'deploy = "terraform"\n'
+    'deploy_dir = "infra/concourse"\n'
+    'deploy_command = ["terraform", "apply", "-auto-approve"]\n'
+    'drift_command = ["terraform", "plan", "-detailed-exitcode"]\n'
+)
+
+
+def test_an_env_deployed_by_terraform_keeps_its_commands_and_dir(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, GOOD.replace('accepts = "untested"\n', 'accepts = "untested"\n' + TERRAFORM)
+    )
+
+    dev = load(Overrides(config_path=str(path)), {}, tmp_path).environment("dev")
+
+    assert dev.deploy == "terraform"
+    assert dev.deploy_command == ("terraform", "apply", "-auto-approve")
+    assert dev.drift_command == ("terraform", "plan", "-detailed-exitcode")
+    assert dev.deploy_dir == str(tmp_path / "infra/concourse")  # relative to promote.toml
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ('deploy = "terraform"\n', 'has deploy = "terraform" but no deploy_command'),
+        ('deploy = "ansible"\n', "'env.dev.deploy' must be one of promote, terraform"),
+        (
+            'deploy = "terraform"\ndeploy_command = "terraform apply"\n'
+            'drift_command = ["terraform", "plan"]\n',
+            "'env.dev.deploy_command' must be a command as a list of strings",
+        ),
+        (
+            'drift_command = ["terraform", "plan"]\n',
+            'sets drift_command but not deploy = "terraform"',
+        ),
+    ],
+)
+def test_a_deployer_that_cannot_run_is_a_usage_error(
+    tmp_path: Path, lines: str, message: str
+) -> None:
+    error = error_of(
+        tmp_path, GOOD.replace('accepts = "untested"\n', 'accepts = "untested"\n' + lines)
+    )
+
+    assert message in error.message

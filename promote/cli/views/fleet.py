@@ -95,6 +95,8 @@ def status(console: Console, report: StatusReport) -> None:
 def plan_lines(plan: RolloutPlan) -> list[str]:
     """The rollout plan, line by line (also shown on stderr before it is carried out)."""
     out = [f"rollout plan for {plan.env} -> {plan.expected_ami}: replace {plan.replacements}"]
+    if plan.deploy is not None:
+        out.append(f"  first: {plan.deploy.describe()}")
     for group in plan.groups:
         template = (
             f"launch template {group.template.name} -> new version"

@@ -18,14 +18,29 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from promote.config.environments import (
+    PINS_KEY,
+    Environment,
+    Stage,
+    environments,
+    string_value,
+)
 from promote.errors import usage_error
 
-Stage = Literal["untested", "tested"]
+__all__ = [
+    "BUILTIN_ENVS",
+    "PINS_KEY",
+    "Config",
+    "ConfigReport",
+    "Environment",
+    "Overrides",
+    "Stage",
+    "load",
+]
 
 DEFAULT_REGION = "eu-west-2"
-PINS_KEY = "_pins"
 
 # Top-level scalar keys, their defaults, and the PROMOTE_* variable that overrides each.
 SCALAR_DEFAULTS: dict[str, str] = {
@@ -38,9 +53,6 @@ SCALAR_DEFAULTS: dict[str, str] = {
     "github_repo": "dwp/aws-concourse",
 }
 REQUIRED_IN_FILE = ("test_env", "env")
-ENV_KEYS_REQUIRED = ("secret_key", "autoscaling_groups", "accepts")
-ENV_KEYS_OPTIONAL = ("role_arn", "region")
-
 BUILTIN_ENVS: dict[str, dict[str, Any]] = {
     "management-dev": {
         "secret_key": "concourse_ami_mgmt_dev",
@@ -57,21 +69,7 @@ BUILTIN_ENVS: dict[str, dict[str, Any]] = {
     },
 }
 
-_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
-
-
-@dataclass(frozen=True)
-class Environment:
-    """One deployment target: the secret key Terraform reads and the ASGs that run Concourse."""
-
-    name: str = field(metadata={"key": None})
-    secret_key: str
-    autoscaling_groups: tuple[str, ...]
-    accepts: Stage
-    role_arn: str | None = None
-    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -147,7 +145,7 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
     values: dict[str, str] = {}
     for key, default in SCALAR_DEFAULTS.items():
         if key in raw:
-            values[key] = _string(raw[key], key, path)
+            values[key] = string_value(raw[key], key, path)
             sources[key] = file_label
         else:
             values[key] = default
@@ -174,7 +172,7 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
             "use a region such as eu-west-2",
         )
 
-    envs = _environments(raw["env"], path, file_label, sources)
+    envs = environments(raw["env"], path, file_label, sources)
     if values["test_env"] not in envs:
         raise usage_error(
             f"{path or 'config'}: test_env '{values['test_env']}' is not one of the [env.*] tables",
@@ -243,96 +241,6 @@ def _check_keys(raw: Mapping[str, Any], path: Path) -> None:
         if key not in raw:
             what = "[env.NAME] table" if key == "env" else f"key '{key}'"
             raise usage_error(f"{path}: missing {what}", "see promote.toml in the README")
-
-
-def _string(value: Any, key: str, path: Path | None) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise usage_error(
-            f"{path or 'config'}: '{key}' must be a non-empty string, got {value!r}",
-            f'write it as {key} = "..."',
-        )
-    return value.strip()
-
-
-def _environments(
-    tables: Any, path: Path | None, file_label: str, sources: dict[str, str]
-) -> dict[str, Environment]:
-    where = path or "config"
-    if not isinstance(tables, dict) or not tables:
-        raise usage_error(f"{where}: 'env' must hold at least one [env.NAME] table")
-    envs: dict[str, Environment] = {}
-    secret_keys: dict[str, str] = {}
-    for name, table in tables.items():
-        if not _ENV_NAME.match(name):
-            raise usage_error(f"{where}: env name '{name}' is not a valid name")
-        if not isinstance(table, dict):
-            raise usage_error(f"{where}: 'env.{name}' must be a table")
-        for key in table:
-            if key not in (*ENV_KEYS_REQUIRED, *ENV_KEYS_OPTIONAL):
-                raise usage_error(
-                    f"{where}: unknown key 'env.{name}.{key}'",
-                    f"known keys: {', '.join((*ENV_KEYS_REQUIRED, *ENV_KEYS_OPTIONAL))}",
-                )
-        for key in ENV_KEYS_REQUIRED:
-            if key not in table:
-                raise usage_error(
-                    f"{where}: missing key 'env.{name}.{key}'",
-                    f"every [env.NAME] needs {', '.join(ENV_KEYS_REQUIRED)}",
-                )
-        env = _environment(name, table, where)
-        if env.secret_key in secret_keys:
-            raise usage_error(
-                f"{where}: env.{name}.secret_key '{env.secret_key}' is also used by "
-                f"env.{secret_keys[env.secret_key]}",
-                "each environment needs its own key in the ami-ids secret",
-            )
-        secret_keys[env.secret_key] = name
-        envs[name] = env
-        for key in table:
-            sources[f"env.{name}.{key}"] = file_label
-    return envs
-
-
-def _environment(name: str, table: Mapping[str, Any], where: Path | str) -> Environment:
-    secret_key = _string(table["secret_key"], f"env.{name}.secret_key", None)
-    if secret_key == PINS_KEY:
-        raise usage_error(f"{where}: env.{name}.secret_key '{PINS_KEY}' is reserved for pins")
-    groups = table["autoscaling_groups"]
-    if not isinstance(groups, list) or not all(isinstance(g, str) and g.strip() for g in groups):
-        raise usage_error(
-            f"{where}: 'env.{name}.autoscaling_groups' must be a list of ASG names, got {groups!r}",
-            'write it as autoscaling_groups = ["web-asg", "worker-asg"]',
-        )
-    if not groups:
-        raise usage_error(
-            f"{where}: env.{name} has no autoscaling_groups",
-            "list the web and worker ASGs of this environment",
-        )
-    if len(set(groups)) != len(groups):
-        raise usage_error(f"{where}: env.{name}.autoscaling_groups lists an ASG twice")
-    accepts = table["accepts"]
-    if accepts not in ("untested", "tested"):
-        raise usage_error(
-            f'{where}: \'env.{name}.accepts\' must be "untested" or "tested", got {accepts!r}',
-            "test environments accept untested images; production accepts tested ones",
-        )
-    role_arn = table.get("role_arn")
-    if role_arn is not None and (not isinstance(role_arn, str) or not _ROLE_ARN.match(role_arn)):
-        raise usage_error(
-            f"{where}: 'env.{name}.role_arn' is not an IAM role ARN: {role_arn!r}",
-            'write it as role_arn = "arn:aws:iam::123456789012:role/NAME"',
-        )
-    region = table.get("region")
-    if region is not None and (not isinstance(region, str) or not _REGION.match(region)):
-        raise usage_error(f"{where}: 'env.{name}.region' is not an AWS region: {region!r}")
-    return Environment(
-        name=name,
-        secret_key=secret_key,
-        autoscaling_groups=tuple(g.strip() for g in groups),
-        accepts=accepts,
-        role_arn=role_arn,
-        region=region,
-    )
 
 
 def _endpoint(overrides: Overrides, environ: Mapping[str, str]) -> tuple[str | None, str]:

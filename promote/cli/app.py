@@ -146,11 +146,33 @@ class AppContext:
 
         return PackerCli()
 
-    def concourse(self, url: str, token: str) -> ConcourseAPI:
-        """A Concourse web node's API."""
-        from promote.adapters.concourse import ConcourseAPI
+    def concourse(self, url: str, insecure_http: bool = False) -> ConcourseAPI:
+        """A Concourse web node's API, with CONCOURSE_TOKEN or CONCOURSE_USERNAME/PASSWORD.
 
-        return ConcourseAPI(url, token)
+        Credentials go over plain http only to this machine, or with --insecure-http."""
+        from urllib.parse import urlsplit
+
+        from promote.adapters.concourse import ConcourseAPI
+        from promote.errors import usage_error
+
+        token = self.environ.get("CONCOURSE_TOKEN") or None
+        username = self.environ.get("CONCOURSE_USERNAME") or None
+        password = self.environ.get("CONCOURSE_PASSWORD") or None
+        if not token and not (username and password):
+            raise usage_error(
+                "--concourse-url needs CONCOURSE_TOKEN, or CONCOURSE_USERNAME and "
+                "CONCOURSE_PASSWORD",
+                "export a bearer token of a team that may retire workers, or a local user",
+            )
+        parts = urlsplit(url)
+        local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+        if parts.scheme != "https" and not local and not insecure_http:
+            raise usage_error(
+                f"--concourse-url {parts.scheme}://{parts.hostname} would send credentials "
+                "unencrypted",
+                "use https, or pass --insecure-http if you really mean it",
+            )
+        return ConcourseAPI(url, token, username, password)
 
     def start_sandbox(self, seed: bool = True) -> SandboxUp:
         """Start (or find) the local AWS, and seed it unless told not to."""

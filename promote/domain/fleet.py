@@ -8,8 +8,10 @@ SUCCESS. Instances that are no longer members of the ASGs (detached) are not cou
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,8 +28,22 @@ if TYPE_CHECKING:
 
 _FLEET_READ = ("autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances", "sts:AssumeRole")
 # validate only adds a record (a conditional put that never overwrites).
+_VALIDATE = ("secretsmanager:GetSecretValue", *_FLEET_READ, "s3:ListBucket", "s3:PutObject")
+# A group at desired 0 has its schedule read (to name the action that emptied it).
+_SCHEDULE = ("autoscaling:DescribeScheduledActions",)
 AWS_ACTIONS = {
-    "validate": ("secretsmanager:GetSecretValue", *_FLEET_READ, "s3:ListBucket", "s3:PutObject")
+    "validate": (*_VALIDATE, *_SCHEDULE),
+    # --wake holds emptied groups as a rollout does: the lease, ScheduledActions, capacity.
+    "validate --wake": (
+        *_VALIDATE,
+        *_SCHEDULE,
+        "autoscaling:UpdateAutoScalingGroup",
+        "autoscaling:SuspendProcesses",
+        "autoscaling:ResumeProcesses",
+        "autoscaling:CreateOrUpdateTags",
+        "autoscaling:DeleteTags",
+        "s3:GetObject",
+    ),
 }
 
 Result = Literal["SUCCESS", "FAILED"]
@@ -60,6 +76,7 @@ class Instance:
     state: str
     private_dns: str = ""
     private_ip: str = ""
+    name_tag: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,11 +91,15 @@ class SeenInstance:
     state: str | None = None
     private_dns: str = field(default="", metadata=HIDDEN)
     private_ip: str = field(default="", metadata=HIDDEN)
+    name_tag: str = field(default="", metadata=HIDDEN)
 
     @property
     def names(self) -> set[str]:
-        """The names a Concourse worker on this instance may register with."""
+        """The names a Concourse worker on this instance may register with: its instance id,
+        Name tag (`ci-concourse-worker-<az>-<id>`), hostname, private DNS name or IP."""
         names = {self.instance_id}
+        if self.name_tag:
+            names.add(self.name_tag)
         if self.private_dns:
             names |= {self.private_dns, self.private_dns.split(".")[0]}
         if self.private_ip:
@@ -93,6 +114,8 @@ class Snapshot:
     env: str
     groups: tuple[Group, ...]
     instances: tuple[SeenInstance, ...]
+    # group -> the scheduled action that empties it (read only for groups at desired 0)
+    zeroed_by: dict[str, str] = field(default_factory=dict)
 
     @property
     def desired(self) -> dict[str, int]:
@@ -122,9 +145,18 @@ def observe(env: Environment, reader: FleetReader) -> Snapshot:
                     state=instance.state if instance else None,
                     private_dns=instance.private_dns if instance else "",
                     private_ip=instance.private_ip if instance else "",
+                    name_tag=instance.name_tag if instance else "",
                 )
             )
-    return Snapshot(env=env.name, groups=tuple(groups), instances=tuple(seen))
+    zeroed_by = {}
+    for group in groups:
+        if group.desired_capacity == 0:
+            schedule = [a for a in reader.scheduled_actions(env, group.name) if a.scales_to_zero]
+            if schedule:
+                action = schedule[0]
+                when = f" ({action.recurrence})" if action.recurrence else ""
+                zeroed_by[group.name] = f"{action.name}{when}"
+    return Snapshot(env.name, tuple(groups), tuple(seen), zeroed_by)
 
 
 def on_expected(instance: SeenInstance, expected_ami: str) -> bool:
@@ -141,7 +173,13 @@ def assess(snapshot: Snapshot, expected_ami: str) -> list[str]:
     """Every reason the snapshot is not a SUCCESS for EXPECTED_AMI; empty when it is."""
     reasons: list[str] = []
     for group in snapshot.groups:
-        if group.desired_capacity <= 0:
+        if group.desired_capacity <= 0 and group.name in snapshot.zeroed_by:
+            reasons.append(
+                f"{group.name}: scaled to zero by scheduled action "
+                f"{snapshot.zeroed_by[group.name]}; an empty group proves nothing (validate "
+                "inside the awake window, or with --wake)"
+            )
+        elif group.desired_capacity <= 0:
             reasons.append(f"{group.name}: desired capacity is 0; an empty group proves nothing")
         members = [i for i in snapshot.instances if i.group == group.name]
         in_service = sum(1 for i in members if i.lifecycle_state == "InService")
@@ -275,19 +313,30 @@ def check(
     timeout: float,
     interval: float,
     count_previous: bool = True,
+    wake: bool = False,
+    resume: bool = False,
 ) -> ValidateResult:
     """Validate ENV against AMI (default: its entry in the secret) and record the evidence.
 
     COUNT_PREVIOUS lists the earlier records first (which also fails fast when the bucket is
     missing); a rollout's closing validate skips it, so a rollout needs no s3:ListBucket.
+    WAKE raises the groups a schedule emptied for the check (`domain.wake`).
     """
     config = services.config
     env = config.environment(env_name)
     expected = check_ami_id(ami) if ami else services.expected_ami(env)
     previous = ledger.records_for(services.ledger, expected, env.name) if count_previous else []
-    result = validate(
-        env, expected, services.fleet, services.clock, timeout, interval, services.progress
-    )
+    with ExitStack() as stack:
+        woken: dict[str, int] = {}
+        if wake:
+            from promote.domain.wake import awake
+
+            woken = stack.enter_context(awake(services, env, expected, timeout + 300, resume))
+        result = validate(
+            env, expected, services.fleet, services.clock, timeout, interval, services.progress
+        )
+    if woken:
+        result = dataclasses.replace(result, extra={**result.extra, "woken": woken})
     record = ledger.build_record(
         result, services.actor(), services.tool_version, config.env_region(env)
     )

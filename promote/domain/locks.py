@@ -122,6 +122,8 @@ class RolloutLock:
     run: str
     by: str
     resume: bool = False
+    # validate --wake holds groups a schedule emptied: their recorded desired 0 is right.
+    allow_zero: bool = False
 
     def acquire(
         self, env: str, group: str, ami: str, state: GroupState, surge: int, deadline: float
@@ -162,7 +164,7 @@ class RolloutLock:
         if existing.state == HELD:
             if not self.resume and not existing.expired(now):
                 raise running(group, existing)
-            check_resumable(existing, state)
+            check_resumable(existing, state, self.allow_zero)
             lease = replace(
                 lease,
                 desired=existing.desired,
@@ -196,10 +198,11 @@ class RolloutLock:
         return Lease.parse(stored[0]) if stored else None
 
 
-def check_resumable(lease: Lease, state: GroupState) -> None:
-    """Refuse (exit 3) a recorded capacity that would shrink the group."""
+def check_resumable(lease: Lease, state: GroupState, allow_zero: bool = False) -> None:
+    """Refuse (exit 3) a recorded capacity that would shrink the group (a recorded 0 only
+    when ALLOW_ZERO: a woken group a schedule empties)."""
     problem = None
-    if lease.desired <= 0:
+    if lease.desired <= 0 and not (allow_zero and lease.desired == 0):
         problem = "a desired capacity of 0"
     elif lease.desired < state.min_size:
         problem = f"desired {lease.desired}, below the group's MinSize {state.min_size}"

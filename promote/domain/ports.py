@@ -16,11 +16,27 @@ if TYPE_CHECKING:
     from promote.config import Environment
     from promote.domain.ami_ids import SecretVersion
     from promote.domain.build import BuildRequest, BuildResult
-    from promote.domain.fleet import Group, Instance
+    from promote.domain.fleet import Group, Instance, SeenInstance
     from promote.domain.images import Image
 
 
 # --- the fleet: Auto Scaling groups, their instances and launch templates ---
+
+
+@dataclass(frozen=True)
+class ScheduledAction:
+    """A scheduled scaling action of an ASG (the night schedule of a test env, say)."""
+
+    name: str
+    recurrence: str | None
+    desired: int | None
+    min_size: int | None
+    max_size: int | None
+
+    @property
+    def scales_to_zero(self) -> bool:
+        """True when it empties the group."""
+        return self.desired == 0 or self.max_size == 0
 
 
 class FleetReader(Protocol):
@@ -32,6 +48,10 @@ class FleetReader(Protocol):
 
     def instances(self, env: Environment, groups: Sequence[Group]) -> dict[str, Instance]:
         """EC2's view of the groups' members, by instance id (absent when EC2 has none)."""
+        ...
+
+    def scheduled_actions(self, env: Environment, group: str) -> list[ScheduledAction]:
+        """The group's scheduled scaling actions."""
         ...
 
 
@@ -54,6 +74,18 @@ class GroupState:
     min_size: int
     max_size: int
     suspended: frozenset[str] = frozenset()
+    mirrored: bool = False  # the group carries the `promote:rollout` tag (a lease's mirror)
+
+
+@dataclass(frozen=True)
+class RefreshStatus:
+    """An ASG instance refresh as DescribeInstanceRefreshes reports it."""
+
+    refresh_id: str
+    status: str
+    percentage: int
+    to_update: int
+    reason: str = ""
 
 
 class FleetControl(Protocol):
@@ -89,6 +121,18 @@ class FleetControl(Protocol):
 
     def mirror(self, env: Environment, group: str, summary: dict[str, Any] | None) -> None:
         """Show (or with None, clear) who rolls the group, as a tag for people."""
+        ...
+
+    def terminating_hooks(self, env: Environment, group: str) -> list[str]:
+        """The group's EC2_INSTANCE_TERMINATING lifecycle hooks (the drain agent's)."""
+        ...
+
+    def start_refresh(self, env: Environment, group: str, preferences: dict[str, Any]) -> str:
+        """StartInstanceRefresh; its id (a conflict error when one already runs)."""
+        ...
+
+    def refresh(self, env: Environment, group: str, refresh_id: str) -> RefreshStatus:
+        """The refresh's status now."""
         ...
 
 
@@ -337,6 +381,14 @@ class Worker:
     name: str
     state: str
     active_containers: int
+    team: str = ""
+    tags: tuple[str, ...] = ()
+    platform: str = "linux"
+
+    @property
+    def pool(self) -> tuple[str, tuple[str, ...], str]:
+        """What a build asks a worker for: its team, tags and platform."""
+        return self.team, tuple(sorted(self.tags)), self.platform
 
 
 class WorkersAPI(Protocol):
@@ -346,16 +398,26 @@ class WorkersAPI(Protocol):
         """Every registered worker."""
         ...
 
-    def land(self, name: str) -> None:
-        """Ask the worker to land: no new work, running builds finish."""
+    def retire(self, name: str) -> None:
+        """Ask the worker to retire: no new work, running builds finish, then it goes."""
         ...
 
 
-class WorkerLanding(Protocol):
-    """Lands the Concourse worker on an instance (domain.workers.WorkerLander)."""
+class WorkerDrain(Protocol):
+    """Drains the Concourse workers of a rollout's old instances (domain.workers)."""
 
-    def land_instance(self, names: set[str]) -> str | None:
-        """Land the worker registered under any of NAMES; its name, or None if none is."""
+    def check(self, group: str, old: Sequence[SeenInstance]) -> None:
+        """Refuse, before anything changes, old instances of a worker group with no worker."""
+        ...
+
+    def await_replacements(
+        self, group: str, old: Sequence[SeenInstance], new: Sequence[SeenInstance], deadline: float
+    ) -> None:
+        """Wait until the new instances' workers run in the old workers' pools."""
+        ...
+
+    def drain(self, instance: SeenInstance) -> str | None:
+        """Retire the worker on INSTANCE (never a pool's last running one) and wait; its name."""
         ...
 
 

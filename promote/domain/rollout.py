@@ -23,16 +23,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from promote.domain import refresh
 from promote.domain.deploy import TerraformDeploy, deploy, step_for
 from promote.domain.fleet import check, observe, on_expected
 from promote.domain.results import HIDDEN, renamed
-from promote.domain.rollout_engine import Executor
+from promote.domain.rollout_engine import Executor, RolloutLog
 from promote.errors import check_failed, usage_error
 
 if TYPE_CHECKING:
     from promote.config import Environment
     from promote.domain.fleet import ValidateResult
-    from promote.domain.ports import TemplateRef, WorkerLanding
+    from promote.domain.ports import TemplateRef, WorkerDrain
     from promote.domain.services import Services
 
 AWS_ACTIONS = {
@@ -45,6 +46,10 @@ AWS_ACTIONS = {
         "autoscaling:TerminateInstanceInAutoScalingGroup",
         "autoscaling:SuspendProcesses",
         "autoscaling:ResumeProcesses",
+        # --engine instance-refresh (the default on AWS for groups with the drain hook)
+        "autoscaling:DescribeLifecycleHooks",
+        "autoscaling:StartInstanceRefresh",
+        "autoscaling:DescribeInstanceRefreshes",
         "autoscaling:CreateOrUpdateTags",
         "autoscaling:DeleteTags",
         "ec2:DescribeLaunchTemplateVersions",
@@ -71,6 +76,7 @@ class RolloutOptions:
     validate: bool = True
     only: tuple[str, ...] = ()
     this_instance: str | None = None
+    engine: str = "auto"  # auto, client (promote's own) or instance-refresh (AWS's)
 
 
 @dataclass(frozen=True)
@@ -233,7 +239,7 @@ def _check(rollout: RolloutPlan) -> None:
 def execute(
     rollout: RolloutPlan,
     services: Services,
-    lander: WorkerLanding | None = None,
+    drain: WorkerDrain | None = None,
     replaced: Callable[[], None] = lambda: None,
 ) -> RolloutResult:
     """Carry out the plan group by group, then validate the env (unless told not to)."""
@@ -242,16 +248,23 @@ def execute(
     if rollout.deploy is not None:
         groups = tuple(g.group for g in rollout.groups)
         deploy(services, env, rollout.deploy, rollout.expected_ami, groups, options.timeout)
-    executor = Executor(
-        env,
-        services,
-        timeout=options.timeout,
-        interval=options.interval,
-        resume=options.resume,
-        lander=lander,
-        replaced=replaced,
-    )
-    log = executor.run(rollout)
+    replacing = [g.group for g in rollout.groups if g.replace]
+    engine = refresh.choose(options.engine, services, env, replacing)
+    log: RolloutLog
+    if engine == "instance-refresh":
+        refresher = refresh.RefreshEngine(env, services, options.timeout, max(options.interval, 15))
+        log = refresher.run(rollout, RolloutLog())
+    else:
+        executor = Executor(
+            env,
+            services,
+            timeout=options.timeout,
+            interval=options.interval,
+            resume=options.resume,
+            drain=drain,
+            replaced=replaced,
+        )
+        log = executor.run(rollout)
     validation = None
     if options.validate:
         bound = min(options.timeout, 300)

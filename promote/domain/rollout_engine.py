@@ -22,18 +22,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from promote.domain.fleet import SeenInstance, Snapshot, observe, on_expected
-from promote.domain.locks import Held, RolloutLock, lock_key
+from promote.domain.holds import Capacity, Holder
+from promote.domain.locks import HELD, Lease, RolloutLock, lock_key
 from promote.errors import check_failed
 
 if TYPE_CHECKING:
     from promote.config import Environment
-    from promote.domain.ports import GroupState, WorkerLanding
+    from promote.domain.ports import WorkerDrain
     from promote.domain.rollout import GroupPlan, RolloutPlan
     from promote.domain.services import Services
 
 MARKER_TAG = "promote:rollout"
-# What a surge must not have fighting it: AWS would scale in, rebalance or reschedule meanwhile.
-AUTOMATION = ("ScheduledActions", "AlarmNotification", "AZRebalance")
 
 
 @dataclass
@@ -48,16 +47,6 @@ class RolloutLog:
 
 
 @dataclass
-class Capacity:
-    """The desired and max a group had before, and what this run has set since."""
-
-    desired: int
-    max_size: int
-    expected_desired: int  # what the group would have now if only this run changed it
-    expected_max: int
-
-
-@dataclass
 class Executor:
     """Carries out a plan with bounded waits, restoring capacity whatever happens."""
 
@@ -66,7 +55,7 @@ class Executor:
     timeout: float = 1800.0
     interval: float = 5.0
     resume: bool = False
-    lander: WorkerLanding | None = None
+    drain: WorkerDrain | None = None
     replaced: Callable[[], None] = lambda: None
     log: RolloutLog = field(default_factory=RolloutLog)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
@@ -74,13 +63,19 @@ class Executor:
     def __post_init__(self) -> None:
         self.control = self.services.fleet_control
         self.clock = self.services.clock
-        self.lock = RolloutLock(
+        lock = RolloutLock(
             self.services.ledger, self.clock, self.run_id, self.services.user, self.resume
         )
+        self.holder = Holder(self.services, self.env, lock, self._step)
 
     def run(self, rollout: RolloutPlan) -> RolloutLog:
         """Execute every group's plan in order (config order: web, then workers)."""
         deadline = self.clock.monotonic() + self.timeout
+        if self.drain is not None:
+            # Every old worker must be found before anything changes (workers.WorkerDrain).
+            seen = {i.instance_id: i for i in self._snapshot().instances}
+            for group in rollout.groups:
+                self.drain.check(group.group, [seen[i] for i in group.replace if i in seen])
         for group in rollout.groups:
             # A group whose lease a crashed run still holds is visited even with nothing to
             # replace: its recorded capacity is restored and the lease released (or, without
@@ -90,22 +85,16 @@ class Executor:
         return self.log
 
     def _unfinished(self, group: str) -> bool:
-        from promote.domain.locks import HELD, Lease
-
+        """A crashed run's lease is still held, or its tag was never cleared."""
         stored = self.services.ledger.read(lock_key(group))
         lease = Lease.parse(stored[0]) if stored else None
-        return lease is not None and lease.state == HELD
+        if lease is not None and lease.state == HELD:
+            return True
+        return self.control.state(self.env, group).mirrored
 
     def _group(self, ami: str, group: GroupPlan, deadline: float) -> None:
-        state = self.control.state(self.env, group.group)
         remaining = deadline - self.clock.monotonic()
-        held = self.lock.acquire(
-            self.env.name, group.group, ami, state, len(group.replace), remaining
-        )
-        capacity = self._start(held, state)
-        try:
-            self.control.mirror(self.env, group.group, held.lease.summary())
-            self._suspend(held, state)
+        with self.holder.hold(group.group, ami, len(group.replace), remaining) as capacity:
             if group.update_template and group.template:
                 version = self.control.use_image(self.env, group.group, group.template, ami)
                 self._step(
@@ -113,56 +102,12 @@ class Executor:
                 )
             if group.replace:
                 self._replace(ami, group, capacity, deadline)
-        finally:
-            self._restore(group.group, capacity)
-            self.control.resume(self.env, group.group, held.lease.suspended)
-            if held.lease.suspended:
-                self._step(f"{group.group}: resumed {', '.join(held.lease.suspended)}")
-            # The tag goes before the lease: a crash in between leaves a held lease, which the
-            # next run takes over (and clears the tag again); never a tag nobody will clear.
-            self.control.mirror(self.env, group.group, None)
-            if not self.lock.release(held):
-                self._step(f"{group.group}: the lease was taken over; left it to its holder")
-
-    def _start(self, held: Held, state: GroupState) -> Capacity:
-        lease = held.lease
-        if held.resumed is not None:
-            self._step(
-                f"{lease.group}: taking over the rollout {held.resumed.run} started "
-                f"{held.resumed.started_at} by {held.resumed.by}: capacity will be restored to "
-                f"desired {lease.desired}, max {lease.max_size}"
-            )
-        return Capacity(lease.desired, lease.max_size, state.desired, state.max_size)
-
-    def _suspend(self, held: Held, state: GroupState) -> None:
-        wanted = [
-            p for p in AUTOMATION if p not in state.suspended and p not in held.lease.suspended
-        ]
-        if not wanted:
-            return
-        # Recorded before suspending: a crash in between resumes no more than was suspended.
-        self.lock.update(held, suspended=(*held.lease.suspended, *wanted))
-        self.control.suspend(self.env, held.lease.group, wanted)
-        self._step(f"{held.lease.group}: suspended {', '.join(wanted)} for the rollout")
-
-    def _restore(self, group: str, capacity: Capacity) -> None:
-        """Take back this run's own surge only, from the capacity read now."""
-        now = self.control.state(self.env, group)
-        others = now.desired - capacity.expected_desired
-        desired = max(capacity.desired + others, now.min_size)
-        max_size = max(capacity.max_size + (now.max_size - capacity.expected_max), desired)
-        if (desired, max_size) != (now.desired, now.max_size):
-            self.control.set_capacity(self.env, group, desired, max_size)
-        kept = f" (kept a change of {others:+d} made meanwhile)" if others else ""
-        self._step(f"{group}: capacity restored to desired {desired}, max {max_size}{kept}")
 
     def _replace(self, ami: str, group: GroupPlan, capacity: Capacity, deadline: float) -> None:
         old = set(group.replace)
         desired = capacity.desired
         surge = desired + len(old)
-        max_size = max(capacity.max_size, surge)
-        self.control.set_capacity(self.env, group.group, surge, max_size)
-        capacity.expected_desired, capacity.expected_max = surge, max_size
+        self.holder.set_capacity(group.group, capacity, surge, max(capacity.max_size, surge))
         self._step(f"{group.group}: scaled out to {surge} to replace {len(old)}")
         # The protected instance (the one running this command) keeps a slot of its own.
         new = self._wait(
@@ -175,10 +120,14 @@ class Executor:
             f"new instances on {ami}",
         )
         self.log.launched.extend(m for m in new if m not in old and m not in group.keep)
-        names = {i.instance_id: i.names for i in self._snapshot().instances if i.instance_id in old}
+        members = {i.instance_id: i for i in self._snapshot().instances if i.group == group.group}
+        olds = [members[i] for i in sorted(old) if i in members]
+        if self.drain is not None:
+            fresh = [m for i, m in members.items() if i not in old and i not in group.keep]
+            self.drain.await_replacements(group.group, olds, fresh, deadline)
         for index, instance_id in enumerate(sorted(old), start=1):
-            if self.lander is not None:
-                landed = self.lander.land_instance(names.get(instance_id, {instance_id}))
+            if self.drain is not None and instance_id in members:
+                landed = self.drain.drain(members[instance_id])
                 if landed:
                     self.log.landed.append(landed)
             self.control.terminate(self.env, instance_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -119,6 +119,25 @@ def test_the_instance_running_the_rollout_is_never_terminated(seeded: Estate) ->
     assert result.exit_code == 0, result.output
     assert f"warning: {me} runs this command: it is kept, never terminated" in result.stderr
     assert me in {i["InstanceId"] for i in seeded.group(WORKER)["Instances"]}
+
+
+@contextmanager
+def sampling(sample: Callable[[], None], every: float = 0.05) -> Iterator[None]:
+    """Call SAMPLE in a background thread every EVERY seconds while the block runs."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            sample()
+            stop.wait(every)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def interrupt_on_terminate(seeded: Estate, after: int) -> Any:
@@ -313,37 +332,77 @@ def test_a_group_without_a_launch_template_is_refused_before_any_change(seeded: 
     assert seeded.group("legacy-web") == before
 
 
-def test_workers_are_landed_through_concourse_before_termination(seeded: Estate) -> None:
+def test_workers_are_retired_only_once_their_replacements_run(seeded: Estate) -> None:
+    """Replacements register 0.5 s after they are InService; no old worker is retired before
+    they run, and running workers (sampled) never drop below the original count."""
     from tests.fakes.concourse_server import FakeConcourse
+    from tests.support.workers import describe_members, following_workers, worker_name
 
-    ec2 = seeded.client("ec2")
-    old = [i["InstanceId"] for i in seeded.group(WORKER)["Instances"]]
-    described = ec2.describe_instances(InstanceIds=old)["Reservations"]
-    dns = {i["InstanceId"]: i["PrivateDnsName"] for r in described for i in r["Instances"]}
-    with FakeConcourse(token="concourse-bearer-sentinel") as concourse:
-        for instance in old:
-            concourse.add_worker(dns[instance].split(".")[0])
+    old = {worker_name(m) for m in describe_members(seeded, [WORKER])[WORKER]}
+    samples: list[int] = []
+    with (
+        FakeConcourse(token="concourse-bearer-sentinel") as concourse,
+        following_workers(seeded, concourse, [WORKER]),
+    ):
         concourse.add_worker("some-other-worker")
+        with sampling(lambda: samples.append(concourse.running())):
+            result = roll(
+                seeded,
+                "--ami",
+                seeded.tested,
+                *("--interval", "0.1s", "--timeout", "90s"),
+                *("--concourse-url", concourse.url),
+                env={"CONCOURSE_TOKEN": "concourse-bearer-sentinel"},
+            )
 
+    assert result.exit_code == 0, result.output
+    assert sorted(concourse.landed) == sorted(old)
+    assert concourse.workers["some-other-worker"].state == "running"
+    assert "concourse-bearer-sentinel" not in result.output
+    assert "waiting for replacement workers running in Concourse: 2/2" in result.stderr
+    assert min(samples) >= len(old) + 1, samples
+    for name in old:
+        assert f"worker {name} is gone" in result.stderr
+
+
+def test_an_old_worker_concourse_does_not_know_stops_the_rollout_before_any_change(
+    seeded: Estate,
+) -> None:
+    from tests.fakes.concourse_server import FakeConcourse
+    from tests.support.workers import describe_members, worker_name
+
+    members = describe_members(seeded, [WORKER])[WORKER]
+    before = {g: seeded.group(g) for g in (WEB, WORKER)}
+    with FakeConcourse(token="t") as concourse:
+        concourse.add_worker(worker_name(members[0]))  # the other one registered otherwise
         result = roll(
             seeded,
             "--ami",
             seeded.tested,
-            "--interval",
-            "0.1s",
-            "--timeout",
-            "60s",
-            "--concourse-url",
-            concourse.url,
-            env={"CONCOURSE_TOKEN": "concourse-bearer-sentinel"},
+            *("--concourse-url", concourse.url),
+            env={"CONCOURSE_TOKEN": "t"},
         )
 
-    assert result.exit_code == 0, result.output
-    assert sorted(concourse.landed) == sorted(dns[i].split(".")[0] for i in old)
-    assert concourse.workers["some-other-worker"].state == "running"
-    assert "concourse-bearer-sentinel" not in result.output
-    for instance in old:
-        assert f"worker {dns[instance].split('.')[0]} is landed" in result.stderr
+    assert result.exit_code == 3, result.output
+    assert f"{WORKER}: no Concourse worker matches {members[1]['InstanceId']}" in result.stderr
+    assert {g: seeded.group(g) for g in (WEB, WORKER)} == before
+    assert concourse.landed == []
+
+
+def test_credentials_never_go_to_a_remote_concourse_over_plain_http(seeded: Estate) -> None:
+    before = seeded.group(WORKER)
+
+    result = roll(
+        seeded,
+        "--ami",
+        seeded.tested,
+        *("--concourse-url", "http://ci.example.com"),
+        env={"CONCOURSE_TOKEN": "t"},
+    )
+
+    assert result.exit_code == 2
+    assert "would send credentials unencrypted" in result.stderr
+    assert seeded.group(WORKER) == before
 
 
 def test_landing_without_a_token_is_refused_before_any_change(seeded: Estate) -> None:

@@ -12,6 +12,7 @@ import pytest
 from tests.fakes.concourse_server import FakeConcourse
 from tests.fakes.github_server import FakeGitHub
 from tests.support.estate import Estate, git_checkout
+from tests.support.workers import following_workers
 
 GITHUB_SENTINEL = "ghp_SENTINELgithub0000000000000000000000000"
 WRONG_GITHUB_SENTINEL = "ghp_SENTINELwrong00000000000000000000000000"
@@ -122,16 +123,6 @@ def _lifecycle(
     return runs
 
 
-def _register_workers(seeded: Estate, concourse: FakeConcourse) -> None:
-    """Register every worker instance of management-dev the way Concourse names it."""
-    ec2 = seeded.client("ec2")
-    ids = [i["InstanceId"] for i in seeded.group(WORKER_DEV)["Instances"]]
-    described = ec2.describe_instances(InstanceIds=ids)["Reservations"]
-    for reservation in described:
-        for instance in reservation["Instances"]:
-            concourse.add_worker(instance["PrivateDnsName"].split(".")[0], polls_to_land=1)
-
-
 @pytest.mark.parametrize("verbose", ["", "-v", "-vv"], ids=["quiet", "verbose", "debug"])
 def test_no_sentinel_secret_appears_in_output_ledger_or_logs(
     seeded: Estate, hub: FakeGitHub, checkout: Path, verbose: str
@@ -139,10 +130,12 @@ def test_no_sentinel_secret_appears_in_output_ledger_or_logs(
     """A whole lifecycle, with failures, never prints or records a token or the AWS secret key."""
     log = Path(seeded.server.log)
     log_start = log.stat().st_size if log.exists() else 0
-    with FakeConcourse(token=CONCOURSE_SENTINEL) as concourse:
-        _register_workers(seeded, concourse)
+    with (
+        FakeConcourse(token=CONCOURSE_SENTINEL) as concourse,
+        following_workers(seeded, concourse, [WORKER_DEV]),
+    ):
         runs = _lifecycle(seeded, hub, checkout, concourse, verbose)
-        assert concourse.landed, "the rollout landed workers through the fake Concourse"
+        assert concourse.landed, "the rollout retired workers through the fake Concourse"
 
     assert hub.releases and hub.dispatches, "the GitHub calls really happened"
     for name, process in runs:

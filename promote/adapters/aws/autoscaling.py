@@ -14,9 +14,9 @@ from promote.adapters.aws import ec2
 from promote.adapters.aws.session import Aws, chunks
 from promote.config import Environment
 from promote.domain.fleet import Group, GroupMember, Instance
-from promote.domain.ports import GroupState, TemplateRef
+from promote.domain.ports import GroupState, RefreshStatus, ScheduledAction, TemplateRef
 from promote.domain.rollout_engine import MARKER_TAG
-from promote.errors import not_found
+from promote.errors import conflict, not_found
 
 ASG_NAMES_MAX = 50
 
@@ -64,6 +64,25 @@ class AwsFleet:
     def instances(self, env: Environment, groups: Sequence[Group]) -> dict[str, Instance]:
         """EC2's view of the groups' members."""
         return ec2.group_instances(self.aws, env, groups)
+
+    def scheduled_actions(self, env: Environment, group: str) -> list[ScheduledAction]:
+        """DescribeScheduledActions of GROUP (paginated)."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"reading the scheduled actions of {group}"):
+            pages = client.get_paginator("describe_scheduled_actions").paginate(
+                AutoScalingGroupName=group
+            )
+            return [
+                ScheduledAction(
+                    name=raw["ScheduledActionName"],
+                    recurrence=raw.get("Recurrence"),
+                    desired=raw.get("DesiredCapacity"),
+                    min_size=raw.get("MinSize"),
+                    max_size=raw.get("MaxSize"),
+                )
+                for page in pages
+                for raw in page["ScheduledUpdateGroupActions"]
+            ]
 
 
 class AwsFleetControl:
@@ -115,6 +134,7 @@ class AwsFleetControl:
             min_size=int(raw["MinSize"]),
             max_size=int(raw["MaxSize"]),
             suspended=frozenset(p["ProcessName"] for p in raw.get("SuspendedProcesses", [])),
+            mirrored=any(t.get("Key") == MARKER_TAG for t in raw.get("Tags", [])),
         )
 
     def suspend(self, env: Environment, group: str, processes: Sequence[str]) -> None:
@@ -148,6 +168,52 @@ class AwsFleetControl:
             client.terminate_instance_in_auto_scaling_group(
                 InstanceId=instance_id, ShouldDecrementDesiredCapacity=True
             )
+
+    def terminating_hooks(self, env: Environment, group: str) -> list[str]:
+        """The names of the group's EC2_INSTANCE_TERMINATING lifecycle hooks."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"reading the lifecycle hooks of {group}"):
+            hooks = client.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+        return [
+            h["LifecycleHookName"]
+            for h in hooks
+            if h.get("LifecycleTransition") == "autoscaling:EC2_INSTANCE_TERMINATING"
+        ]
+
+    def start_refresh(self, env: Environment, group: str, preferences: dict[str, Any]) -> str:
+        """StartInstanceRefresh (rolling); exit 6 when the group already has one running."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(
+            f"starting an instance refresh of {group}", absorb=("InstanceRefreshInProgress",)
+        ) as call:
+            refresh_id: str = client.start_instance_refresh(
+                AutoScalingGroupName=group, Strategy="Rolling", Preferences=preferences
+            )["InstanceRefreshId"]
+        if call.absorbed:
+            raise conflict(
+                f"{group} already has an instance refresh running",
+                f"follow it: aws autoscaling describe-instance-refreshes "
+                f"--auto-scaling-group-name {group}; then re-run",
+            )
+        return refresh_id
+
+    def refresh(self, env: Environment, group: str, refresh_id: str) -> RefreshStatus:
+        """DescribeInstanceRefreshes of one refresh."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"following the instance refresh of {group}"):
+            found = client.describe_instance_refreshes(
+                AutoScalingGroupName=group, InstanceRefreshIds=[refresh_id]
+            )["InstanceRefreshes"]
+        if not found:
+            raise not_found(f"instance refresh {refresh_id} of {group} not found")
+        raw = found[0]
+        return RefreshStatus(
+            refresh_id=refresh_id,
+            status=str(raw["Status"]),
+            percentage=int(raw.get("PercentageComplete") or 0),
+            to_update=int(raw.get("InstancesToUpdate") or 0),
+            reason=str(raw.get("StatusReason") or ""),
+        )
 
     def mirror(self, env: Environment, group: str, summary: dict[str, Any] | None) -> None:
         """Show (or with None, clear) who rolls the group in the `promote:rollout` tag."""

@@ -51,6 +51,9 @@ def _collect(pages: Any, wanted: set[str], found: dict[str, Instance]) -> None:
                         state=raw["State"]["Name"],
                         private_dns=raw.get("PrivateDnsName", ""),
                         private_ip=raw.get("PrivateIpAddress", ""),
+                        name_tag=next(
+                            (t["Value"] for t in raw.get("Tags", []) if t["Key"] == "Name"), ""
+                        ),
                     )
 
 

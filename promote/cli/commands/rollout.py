@@ -15,8 +15,8 @@ from promote.cli.options import (
     timeout_option,
 )
 from promote.domain import rollout as rollout_module
-from promote.domain.workers import WorkerLander
-from promote.errors import ExitCode, usage_error
+from promote.domain.workers import WorkerDrain
+from promote.errors import ExitCode
 
 
 @click.command()
@@ -36,7 +36,15 @@ from promote.errors import ExitCode, usage_error
     is_flag=True,
     help="Replace every instance, also those on the AMI (periodic worker refresh).",
 )
-@click.option("--resume", is_flag=True, help="Take over a crashed rollout's marker.")
+@click.option("--resume", is_flag=True, help="Take over a crashed rollout's lease.")
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "client", "instance-refresh"]),
+    default="auto",
+    show_default=True,
+    help="instance-refresh: AWS's own (auto on AWS where the groups have the drain hook); "
+    "client: promote's, with the lease and Concourse draining (auto on the local AWS).",
+)
 @click.option("--no-validate", is_flag=True, help="Skip the validate that ends the rollout.")
 @click.option(
     "--asg",
@@ -46,7 +54,13 @@ from promote.errors import ExitCode, usage_error
 )
 @click.option(
     "--concourse-url",
-    help="Land each worker through this Concourse web node first (token: CONCOURSE_TOKEN).",
+    help="Drain each worker through this Concourse web node (CONCOURSE_TOKEN, or "
+    "CONCOURSE_USERNAME and CONCOURSE_PASSWORD).",
+)
+@click.option(
+    "--insecure-http",
+    is_flag=True,
+    help="Allow sending Concourse credentials over plain http to a non-local host.",
 )
 @click.option(
     "--drain-timeout",
@@ -66,9 +80,11 @@ def rollout(
     keep_template: bool,
     replace_all: bool,
     resume: bool,
+    engine: str,
     no_validate: bool,
     asgs: tuple[str, ...],
     concourse_url: str | None,
+    insecure_http: bool,
     drain_timeout: float,
 ) -> None:
     """Replace the instances of ENV not on the expected AMI, keeping capacity."""
@@ -83,6 +99,7 @@ def rollout(
         validate=not no_validate,
         only=asgs,
         this_instance=app.this_instance(),
+        engine=engine,
     )
     plan = rollout_module.plan(services, env_name, ami, options)
     for protected in plan.protected:
@@ -90,23 +107,17 @@ def rollout(
     if dry_run:
         app.output.result("rollout", rollout_module.RolloutPreview(plan))
         return
-    lander = None
+    drain = None
     if concourse_url:
-        token = app.environ.get("CONCOURSE_TOKEN")
-        if not token:
-            raise usage_error(
-                "--concourse-url needs CONCOURSE_TOKEN",
-                "export CONCOURSE_TOKEN (a bearer token of a team that may land workers)",
-            )
-        api = app.concourse(concourse_url, token)
+        api = app.concourse(concourse_url, insecure_http)
         api.workers()  # a wrong URL or token fails here, before anything changes
-        lander = WorkerLander(api, app.clock, app.output.progress, drain_timeout, interval)
+        drain = WorkerDrain(api, app.clock, app.output.progress, drain_timeout, interval)
     from promote.cli.views.fleet import plan_lines  # rich loads only when a rollout runs
 
     for line in plan_lines(plan):
         app.output.progress(line)
     with app.output.bar(f"rolling {plan.env}", plan.replacements) as advance:
-        result = rollout_module.execute(plan, services, lander, advance)
+        result = rollout_module.execute(plan, services, drain, advance)
     app.output.result("rollout", result)
     if result.validation is not None and not result.validation.succeeded:
         click.get_current_context().exit(ExitCode.CHECK_FAILED)

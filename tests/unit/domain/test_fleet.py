@@ -198,15 +198,34 @@ def test_desired_three_with_two_in_service_fails(stubs: Stubs, env: Environment)
     assert lines == [f"management-dev: 3/4 on {NEW}"]
 
 
-def test_zero_desired_is_never_a_success(stubs: Stubs, env: Environment) -> None:
+def test_zero_desired_is_never_a_success_and_a_schedule_that_emptied_a_group_is_named(
+    stubs: Stubs, env: Environment
+) -> None:
     stubs.poll([group(WEB, 0), group(WORKER, 0)], [])
+    for name, actions in ((WEB, []), (WORKER, [("night", "0 19 * * 1-5", 0), ("day", None, 2)])):
+        stubs.asg.add_response(
+            "describe_scheduled_actions",
+            {
+                "ScheduledUpdateGroupActions": [
+                    {
+                        "AutoScalingGroupName": name,
+                        "ScheduledActionName": action,
+                        "DesiredCapacity": desired,
+                        **({"Recurrence": recurrence} if recurrence else {}),
+                    }
+                    for action, recurrence, desired in actions
+                ]
+            },
+            {"AutoScalingGroupName": name},
+        )
 
     result, lines = run(stubs, env, FakeClock())
 
     assert result.result == "FAILED"
     assert result.reasons == (
         f"{WEB}: desired capacity is 0; an empty group proves nothing",
-        f"{WORKER}: desired capacity is 0; an empty group proves nothing",
+        f"{WORKER}: scaled to zero by scheduled action night (0 19 * * 1-5); an empty group "
+        "proves nothing (validate inside the awake window, or with --wake)",
     )
     assert lines == [f"management-dev: 0/0 on {NEW}"]
 

@@ -81,12 +81,21 @@ def test_the_gate_is_what_validate_concourse_ami_runs() -> None:
 
 
 def test_the_workflow_runs_its_steps_in_order_with_json_where_it_reads_values() -> None:
-    """set-ids, rollout, validate, publish (json), release: in that order, on management-dev."""
+    """status (json: the AMI when no input names one), set-ids, rollout, validate, publish
+    (json), release: in that order, on management-dev."""
     found = invocations(list(workflow_runs("ami-test-apply.yml")))
-    assert [i.path[0] for i in found] == ["set-ids", "rollout", "validate", "publish", "release"]
-    assert found[1].params["env_name"] == "management-dev"
+    assert [i.path[0] for i in found] == [
+        "status",
+        "set-ids",
+        "rollout",
+        "validate",
+        "publish",
+        "release",
+    ]
+    assert found[0].params["fmt"] == "json"
     assert found[2].params["env_name"] == "management-dev"
-    assert found[3].params["fmt"] == "json"
+    assert found[3].params["env_name"] == "management-dev"
+    assert found[4].params["fmt"] == "json"
 
 
 def test_reboot_worker_nodes_replaces_every_instance() -> None:

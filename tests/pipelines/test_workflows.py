@@ -17,6 +17,7 @@ BIN = Path(sys.executable).parent
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 PINNED = re.compile(r"uses:\s*([\w.-]+/[\w./-]+)@([0-9a-f]{40})\s+#\s*v\d+\.\d+\.\d+\s*$")
 GITHUB_ENV = re.compile(r"^(GITHUB|RUNNER)_[A-Z_]+$|^(CI|HOME|PATH|PWD)$")
+TO_GITHUB_ENV = re.compile(r'echo "([A-Z_]+)=[^"]*" >> "\$GITHUB_ENV"')
 
 
 def tool(name: str) -> Path:
@@ -92,14 +93,22 @@ def test_permissions_are_least_and_credentials_never_persist(path: Path) -> None
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
 def test_run_scripts_use_expressions_only_through_env(path: Path) -> None:
-    """No `${{ }}` in a run: script (template injection), and every $VAR read is provided."""
+    """No `${{ }}` in a run: script (template injection), and every $VAR read is provided
+    (by the step's env, by the script itself, or by an earlier step of the job appending
+    `NAME=...` to $GITHUB_ENV, as GitHub provides it to later steps)."""
+    exported: dict[str, set[str]] = {}
     for run in workflow_runs(path.name):
         assert run.script is not None and "${{" not in run.script, run.where
         script = parse(run.script)
+        job = run.where.split(" step ")[0]
+        earlier = exported.setdefault(job, set())
         missing = {
-            v for v in script.reads - set(run.environ) - script.assigns if not GITHUB_ENV.match(v)
+            v
+            for v in script.reads - set(run.environ) - script.assigns - earlier
+            if not GITHUB_ENV.match(v)
         }
         assert missing == set(), f"{run.where} reads {sorted(missing)}"
+        earlier.update(TO_GITHUB_ENV.findall(run.script))
 
 
 DEPLOYS = ("ami-test-apply.yml", "ami-test-apply-terraform.yml")
@@ -107,16 +116,19 @@ DEPLOYS = ("ami-test-apply.yml", "ami-test-apply-terraform.yml")
 
 @pytest.mark.parametrize("name", DEPLOYS)
 def test_ami_test_apply_takes_the_ami_and_uses_oidc(name: str) -> None:
-    """workflow_dispatch with a required ami input; AWS through a role, never access keys."""
+    """workflow_dispatch with an optional ami input (a dispatch with no inputs deploys the test
+    env's entry in the secret); AWS through a role, never access keys."""
     data = workflow(name)
     inputs = on(data)["workflow_dispatch"]["inputs"]
-    assert inputs["ami"]["required"] is True
+    assert inputs["ami"]["required"] is False and inputs["ami"]["default"] == ""
     (job,) = data["jobs"].values()
     assert job["permissions"]["id-token"] == "write"
     (aws,) = [s for s in job["steps"] if "configure-aws-credentials@" in s.get("uses", "")]
     assert "role-to-assume" in aws["with"]
     assert not {"aws-access-key-id", "aws-secret-access-key"} & set(aws["with"])
-    assert job["env"]["AMI"] == "${{ inputs.ami }}"
+    assert job["env"]["AMI_INPUT"] == "${{ inputs.ami }}"
+    resolve = next(s["run"] for s in job["steps"] if "secret_ami" in s.get("run", ""))
+    assert 'echo "AMI=$ami" >> "$GITHUB_ENV"' in resolve
 
 
 @pytest.mark.parametrize("name", DEPLOYS)

@@ -361,6 +361,7 @@ def settled(seeded: Estate, churned: tuple[str, ...] = ()) -> dict[str, Any]:
     return state
 
 
+@pytest.mark.timeout(900)  # a rollout runs once per action it calls (about twenty)
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
 def test_each_command_runs_with_only_its_printed_policy_and_needs_every_action_it_calls(
     enforcing: Enforcing, aws_env: dict[str, str], tmp_path: Path, scenario: Scenario

@@ -66,6 +66,7 @@ bench: $(STAMP)  ## run the benchmarks; figures in benchmarks/results/*.json
 	$(BIN)/python benchmarks/validate_scale.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/demo.py
+	$(BIN)/python benchmarks/rollout_workers.py
 	$(BIN)/python benchmarks/summary.py
 
 clean:  ## remove the venv and caches

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import importlib
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from promote import __version__
+from promote import __version__, redact
 from promote.cli.app import AppContext
 from promote.cli.output import Output
 from promote.config import Overrides
@@ -111,10 +110,9 @@ def cli(
     profile: str | None,
 ) -> None:
     """Build, prove and promote Concourse AMIs: untested -> test env -> tested -> production."""
+    redact.remember_environment(os.environ)
     if verbose >= 2:
-        import logging
-
-        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+        redact.install()  # debug logs, every line through the redacting filter
     ctx.obj = AppContext(
         overrides=Overrides(config_path, region, endpoint_url, profile),
         environ=os.environ,

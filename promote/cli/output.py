@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Literal
 
 from promote.errors import PromoteError
+from promote.redact import redact
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -60,6 +61,7 @@ class Output:
 
     def progress(self, line: str) -> None:
         """A progress line on stderr (above the progress bar, when one is shown)."""
+        line = redact(line)
         if self._bar is not None:
             self._bar.console.print(line, markup=False, highlight=False)
             return
@@ -98,10 +100,15 @@ class Output:
         """A warning on stderr."""
         self.progress(f"warning: {message}")
 
+    def _traceback(self, exc: BaseException) -> None:
+        """The traceback of EXC on stderr, with every credential and secret masked."""
+        self.stderr.write(redact("".join(traceback.format_exception(exc))))
+
     def error(self, error: PromoteError) -> None:
         """An expected failure: one line, a hint, no traceback unless -v."""
         if self.verbose and error.__cause__ is not None:
-            traceback.print_exception(error.__cause__, file=self.stderr)
+            self._traceback(error.__cause__)
+        error.message, error.hint = redact(error.message), redact(error.hint)
         self.stderr.write(f"error: {error.message}\n")
         if error.hint:
             self.stderr.write(f"hint: {error.hint}\n")
@@ -120,7 +127,7 @@ class Output:
     def crash(self, exc: BaseException) -> None:
         """An unexpected failure (a bug): one line, and the traceback under -v."""
         if self.verbose:
-            traceback.print_exception(exc, file=self.stderr)
-        self.stderr.write(f"error: internal error: {type(exc).__name__}: {exc}\n")
+            self._traceback(exc)
+        self.stderr.write(redact(f"error: internal error: {type(exc).__name__}: {exc}\n"))
         self.stderr.write("hint: run again with -v for the traceback, and report it\n")
         self.stderr.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -181,3 +182,53 @@ def test_github_calls_carry_the_token_only_in_the_authorization_header(
         assert GITHUB_SENTINEL not in request.path
         assert GITHUB_SENTINEL not in request.body.decode("utf-8", "replace")
         assert request.headers.get("authorization", "").endswith(GITHUB_SENTINEL)
+
+
+SESSION_SENTINEL = "SENTINELsessionToken00000000000000000000"
+
+
+def test_debug_logs_of_an_env_reached_through_a_role_show_no_credentials(seeded: Estate) -> None:
+    """-vv prints botocore's wire log: the caller's session token, the assumed role's
+    credentials and the secret's value never appear in it."""
+    config = seeded.tmp / "promote.toml"
+    config.write_text(
+        'test_env = "management-dev"\n'
+        "[env.management-dev]\n"
+        'secret_key = "concourse_ami_mgmt_dev"\n'
+        'autoscaling_groups = ["concourse-web-management-dev"]\n'
+        'accepts = "untested"\n'
+        'role_arn = "arn:aws:iam::123456789012:role/concourse-ami-promoter"\n'
+    )
+    env = {
+        "PROMOTE_CONFIG": str(config),
+        "AWS_SECRET_ACCESS_KEY": AWS_SENTINEL,
+        "AWS_SESSION_TOKEN": SESSION_SENTINEL,
+    }
+
+    process = seeded.run("-vv", "status", env=env)
+
+    assert process.returncode == 0, process.stderr[-3000:]
+    assert "AssumeRole" in process.stderr and "<redacted>" in process.stderr
+    for leaked in (SESSION_SENTINEL, AWS_SENTINEL, "concourse_ami_mgmt_dev\\"):
+        assert leaked not in process.stderr, leaked
+    for shape in (
+        r"<(AccessKeyId|SecretAccessKey|SessionToken)>(?!<redacted>)",
+        r"""['"]X-Amz-Security-Token['"]: b?['"](?!<redacted>)""",
+        r""""SecretString"\s*:\s*"(?!<redacted>)""",
+    ):
+        assert not re.search(shape, process.stderr), shape
+
+
+def test_a_password_in_a_concourse_url_is_never_printed(seeded: Estate) -> None:
+    process = seeded.run(
+        "-vv",
+        "rollout",
+        *("--env", "management-dev", "--ami", seeded.tested),
+        *("--concourse-url", "https://alice:SENTINELurlPassword@127.0.0.1:9"),
+        env={"CONCOURSE_TOKEN": CONCOURSE_SENTINEL, "AWS_EC2_METADATA_DISABLED": "true"},
+    )
+
+    assert process.returncode == 5, process.stderr[-2000:]
+    assert "cannot reach Concourse at https://alice:<redacted>@127.0.0.1:9" in process.stderr
+    assert "SENTINELurlPassword" not in process.stderr + process.stdout
+    assert CONCOURSE_SENTINEL not in process.stderr + process.stdout

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from promote import redact
 from promote.adapters.aws.session import Aws
 from promote.domain.ami_ids import PENDING_STAGE, SecretVersion
 from promote.errors import PromoteError, not_found
@@ -21,6 +22,7 @@ _MISSING = ("ResourceNotFoundException",)
 def version_from(raw: dict[str, Any]) -> SecretVersion:
     """A SecretVersion from a GetSecretValue answer, as stored (string or binary)."""
     value = raw["SecretString"] if "SecretString" in raw else bytes(raw["SecretBinary"])
+    redact.remember(value)  # the secret's value never shows in a -vv log line
     return SecretVersion(version_id=raw["VersionId"], value=value)
 
 

@@ -32,7 +32,7 @@ import botocore.config
 import botocore.exceptions
 import botocore.parsers
 
-from promote import __version__
+from promote import __version__, redact
 from promote.adapters.aws import sts
 from promote.config import Config, Environment
 from promote.errors import PromoteError, remote_error, usage_error
@@ -273,6 +273,11 @@ class Aws:
         if (role_arn, region) not in self._env_sessions:
             with self.calling(f"assuming {role_arn}"):
                 credentials = sts.assume_role(self.client("sts"), role_arn, self.user)
+            redact.remember(
+                credentials["AccessKeyId"],
+                credentials["SecretAccessKey"],
+                credentials["SessionToken"],
+            )
             self._env_sessions[(role_arn, region)] = boto3.Session(
                 aws_access_key_id=credentials["AccessKeyId"],
                 aws_secret_access_key=credentials["SecretAccessKey"],

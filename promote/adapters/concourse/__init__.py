@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import requests
 
+from promote import redact
 from promote.domain.ports import Worker
 from promote.errors import remote_error
 
@@ -66,6 +67,7 @@ class ConcourseAPI:
         token = granted.get("id_token") or granted.get("access_token")
         if not token:
             raise remote_error("Concourse's login answer carried no token")
+        redact.remember(str(token))
         return str(token)
 
     def _call(self, method: str, path: str) -> Any:

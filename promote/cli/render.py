@@ -9,10 +9,12 @@ lists them and says that nothing was written. JSON output does not come here: it
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 T = TypeVar("T")
 View = Callable[[Console, Any], None]
@@ -40,7 +42,22 @@ def show(console: Console, value: object) -> None:
     raise TypeError(f"no text view for {type(value).__name__}")
 
 
+# Control characters from the secret, tags or the ledger (ESC sequences, carriage returns)
+# could repaint an operator's terminal: they are shown as \xNN instead. Tabs and newlines stay.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """TEXT with every control character but tab and newline shown as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def safe(text: str) -> str:
+    """TEXT for a place rich reads markup in: control characters shown, markup escaped."""
+    return escape(printable(text))
+
+
 def lines(console: Console, text: Sequence[str]) -> None:
-    """Plain lines, no markup."""
+    """Plain lines, no markup, control characters shown."""
     for line in text:
-        console.print(line, markup=False, highlight=False)
+        console.print(printable(line), markup=False, highlight=False)

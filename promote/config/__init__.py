@@ -13,7 +13,6 @@ then `AWS_ENDPOINT_URL` (honoured by botocore itself).
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 
 from promote.config.environments import (
     PINS_KEY,
+    REGION,
     Environment,
     Stage,
     environments,
@@ -68,8 +68,6 @@ BUILTIN_ENVS: dict[str, dict[str, Any]] = {
         "accepts": "tested",
     },
 }
-
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 
 
 @dataclass(frozen=True)
@@ -166,7 +164,7 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
     if overrides.region:
         values["region"], sources["region"] = overrides.region, "flag --region"
 
-    if not _REGION.match(values["region"]):
+    if not REGION.fullmatch(values["region"]):
         raise usage_error(
             f"'{values['region']}' (from {sources['region']}) is not an AWS region name",
             "use a region such as eu-west-2",
@@ -226,6 +224,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise usage_error(
             f"{path}: not valid TOML: {exc}", "fix the syntax at the line and column shown"
         ) from exc
+    except RecursionError:
+        raise usage_error(
+            f"{path}: nests tables or arrays deeper than promote reads",
+            "promote.toml needs two levels at most ([env.NAME] and its lists)",
+        ) from None
     except OSError as exc:
         raise usage_error(f"{path}: cannot be read: {exc.strerror}") from exc
 

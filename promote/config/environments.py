@@ -23,9 +23,10 @@ ENV_KEYS_OPTIONAL = (
 )
 DEPLOYERS = ("promote", "terraform")
 
-_ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+# Matched whole (fullmatch): a trailing newline is not part of a name.
+_ENV_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
+REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def environments(
     envs: dict[str, Environment] = {}
     secret_keys: dict[str, str] = {}
     for name, table in tables.items():
-        if not _ENV_NAME.match(name):
+        if not _ENV_NAME.fullmatch(name):
             raise usage_error(f"{where}: env name '{name}' is not a valid name")
         if not isinstance(table, dict):
             raise usage_error(f"{where}: 'env.{name}' must be a table")
@@ -120,13 +121,15 @@ def _environment(name: str, table: Mapping[str, Any], where: Path | str) -> Envi
             "test environments accept untested images; production accepts tested ones",
         )
     role_arn = table.get("role_arn")
-    if role_arn is not None and (not isinstance(role_arn, str) or not _ROLE_ARN.match(role_arn)):
+    if role_arn is not None and (
+        not isinstance(role_arn, str) or not _ROLE_ARN.fullmatch(role_arn)
+    ):
         raise usage_error(
             f"{where}: 'env.{name}.role_arn' is not an IAM role ARN: {role_arn!r}",
             'write it as role_arn = "arn:aws:iam::123456789012:role/NAME"',
         )
     region = table.get("region")
-    if region is not None and (not isinstance(region, str) or not _REGION.match(region)):
+    if region is not None and (not isinstance(region, str) or not REGION.fullmatch(region)):
         raise usage_error(f"{where}: 'env.{name}.region' is not an AWS region: {region!r}")
     return Environment(
         name=name,

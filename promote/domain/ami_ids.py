@@ -116,6 +116,8 @@ def parse(secret_id: str, version: SecretVersion) -> AmiIds:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise malformed(f"secret {secret_id} is not valid JSON: {exc}") from exc
+    except RecursionError:
+        raise malformed(f"secret {secret_id} nests JSON deeper than promote reads") from None
     if not isinstance(document, dict):
         raise malformed(f"secret {secret_id} holds a JSON {type(document).__name__}, not an object")
     pins = document.get(PINS_KEY, {})

@@ -87,7 +87,7 @@ def require_image(reader: ImageReader, ami: str, region: str) -> Image:
     return image
 
 
-_ROLE_ACCOUNT = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/")
+_ROLE_ACCOUNT = re.compile(r"arn:aws[a-z-]*:iam::(\d{12}):role/")
 TAG_VALUE_MAX = 256
 
 

@@ -256,3 +256,17 @@ def test_a_deployer_that_cannot_run_is_a_usage_error(
     )
 
     assert message in error.message
+
+
+def test_a_role_arn_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
+    text = GOOD.replace('role/concourse-ami-promoter"', 'role/concourse-ami-promoter\\n"')
+
+    error = error_of(tmp_path, text)
+
+    assert "'env.prod.role_arn' is not an IAM role ARN" in error.message
+
+
+def test_a_file_nested_deeper_than_promote_reads_is_a_usage_error(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD + "deep = " + "[" * 3000 + "]" * 3000 + "\n")
+
+    assert "nests tables or arrays deeper than promote reads" in error.message

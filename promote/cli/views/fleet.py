@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from promote.cli.render import lines, view
+from promote.cli.render import lines, safe, view
 from promote.domain.fleet import ValidateResult, Validation
 from promote.domain.gate import GateResult
 from promote.domain.rollout import RolloutPlan, RolloutPreview, RolloutResult
@@ -35,7 +34,7 @@ def _validation(console: Console, result: Validation, evidence_key: str) -> None
     if result.snapshot.instances:
         console.print(table)
     for reason in result.reasons:
-        console.print(f"  - {escape(reason)}")
+        console.print(f"  - {safe(reason)}")
     console.print(f"evidence: {evidence_key}")
 
 
@@ -49,18 +48,18 @@ def validate(console: Console, result: ValidateResult) -> None:
 def gate(console: Console, result: GateResult) -> None:
     """OPEN or CLOSED and the record relied on."""
     if result.open:
-        console.print(f"[bold green]OPEN[/]: {escape(result.reason)}")
+        console.print(f"[bold green]OPEN[/]: {safe(result.reason)}")
         record = result.evidence or {}
         console.print(
             f"  record {result.evidence_key}\n"
             f"  checked {record.get('checked_at')} by "
-            f"{escape(str((record.get('actor') or {}).get('user')))}, "
+            f"{safe(str((record.get('actor') or {}).get('user')))}, "
             f"{record.get('instance_count')} instance(s)"
         )
         for key in result.newer_failures:
             console.print(f"  [yellow]note[/]: a newer FAILED record exists: {key}")
     else:
-        console.print(f"[bold red]CLOSED[/]: {escape(result.reason)}")
+        console.print(f"[bold red]CLOSED[/]: {safe(result.reason)}")
 
 
 @view(StatusReport)
@@ -69,15 +68,15 @@ def status(console: Console, report: StatusReport) -> None:
     table = Table("env", "accepts", "secret AMI", "running", "pin", "latest evidence")
     for row in report.envs:
         running = (
-            escape(row.problem)
+            safe(row.problem)
             if row.problem
             else "\n".join(f"{ami} x{count}" for ami, count in row.running.items())
             or f"none (desired {row.desired})"
         )
         if row.pin:
-            pin = escape(f"pinned by {row.pin.owner} since {row.pin.since}: {row.pin.reason}")
+            pin = safe(f"pinned by {row.pin.owner} since {row.pin.since}: {row.pin.reason}")
             if row.pin_overdue:
-                pin += f" [red](expired {escape(str(row.pin.expires))}, still holds)[/]"
+                pin += f" [red](expired {safe(str(row.pin.expires))}, still holds)[/]"
         else:
             pin = "-"
         evidence = (
@@ -131,4 +130,4 @@ def rollout_done(console: Console, result: RolloutResult) -> None:
         style = "bold green" if outcome.succeeded else "bold red"
         console.print(f"validate: [{style}]{outcome.result}[/]")
         for reason in outcome.reasons:
-            console.print(f"  - {escape(reason)}")
+            console.print(f"  - {safe(reason)}")

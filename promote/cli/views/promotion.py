@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
-from promote.cli.render import lines, view
+from promote.cli.render import lines, safe, view
 from promote.domain.history import History
 from promote.domain.pins import PinResult, UnpinPlan, UnpinResult
 from promote.domain.prune import DELETE, Candidate, PrunePlan, PruneResult
@@ -157,11 +156,11 @@ def _candidates(console: Console, candidates: Sequence[Candidate]) -> int:
         style = "red" if c.decision == DELETE else "green"
         table.add_row(
             c.image.image_id,
-            escape(c.image.name),
+            safe(c.image.name),
             c.image.stage or "-",
             c.image.creation_date,
             f"[{style}]{c.decision}[/]",
-            escape("\n".join(c.reasons)),
+            safe("\n".join(c.reasons)),
         )
     console.print(table)
     return sum(1 for c in candidates if c.decision == DELETE)
@@ -189,5 +188,5 @@ def history(console: Console, report: History) -> None:
         return
     table = Table("when (UTC)", "kind", "what", box=None)
     for e in report.entries:
-        table.add_row(e.stamp, e.kind, escape(e.summary))
+        table.add_row(e.stamp, e.kind, safe(e.summary))
     console.print(table)

@@ -160,3 +160,13 @@ def test_a_refused_move_with_no_other_writer_is_a_remote_error_not_a_retry_loop(
 
     assert raised.value.exit_code == 5
     assert len(secrets.puts) == 1
+
+
+def test_a_secret_nested_deeper_than_promote_reads_is_malformed_not_a_crash() -> None:
+    from promote.domain.ami_ids import SecretVersion, parse
+
+    with pytest.raises(PromoteError) as refused:
+        parse("s", SecretVersion("v1", "[" * 100_000 + "]" * 100_000))
+
+    assert refused.value.exit_code == 2
+    assert refused.value.message == "secret s nests JSON deeper than promote reads"

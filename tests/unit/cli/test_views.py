@@ -1,0 +1,50 @@
+"""Text views show what the secret, tags and the ledger hold as text: markup is not applied and
+control characters (a terminal's escape sequences) are shown, not sent."""
+
+from __future__ import annotations
+
+import io
+
+from rich.console import Console
+
+from promote.cli import render
+from promote.domain.ami_ids import Pin
+from promote.domain.history import Entry, History
+from promote.domain.status import EnvStatus, StatusReport
+
+HOSTILE = "freeze [bold red]until[/] \x1b[2J\x1b[31mforever\r"
+
+
+def shown(value: object) -> str:
+    out = io.StringIO()
+    render.show(Console(file=out, width=300, color_system=None), value)
+    return out.getvalue()
+
+
+def test_a_pin_reason_from_the_secret_is_shown_as_text() -> None:
+    pin = Pin("ami-0123456789abcdef0", "mallory", HOSTILE, "2026-12-01T00:00:00+00:00", None)
+    row = EnvStatus(
+        "management", "tested", "ami-0123456789abcdef0", pin, False, 2, {}, None, None, None
+    )
+
+    text = shown(StatusReport("/concourse/dataworks/ami-ids", [row], []))
+
+    assert "[bold red]until[/]" in text
+    assert "\x1b" not in text and "\r" not in text
+    assert "\\x1b[2J" in text
+
+
+def test_a_history_line_from_the_ledger_is_shown_as_text() -> None:
+    entry = Entry("20261203T000000.000000Z", "pin", None, (), HOSTILE, "events/x.json")
+
+    text = shown(History([entry]))
+
+    assert "\x1b" not in text and "[bold red]until[/]" in text
+
+
+def test_plain_lines_show_control_characters() -> None:
+    out = io.StringIO()
+    render.lines(Console(file=out, width=300), [HOSTILE])
+
+    assert out.getvalue() == render.printable(HOSTILE) + "\n"
+    assert "\x1b" not in out.getvalue()

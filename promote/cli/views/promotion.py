@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from promote.cli.render import lines, view
+from promote.domain.audit import AuditReport
 from promote.domain.history import History
 from promote.domain.pins import PinResult, UnpinPlan, UnpinResult
 from promote.domain.prune import DELETE, Candidate, PrunePlan, PruneResult
@@ -191,3 +192,14 @@ def history(console: Console, report: History) -> None:
     for e in report.entries:
         table.add_row(e.stamp, e.kind, escape(e.summary))
     console.print(table)
+
+
+@view(AuditReport)
+def audit(console: Console, report: AuditReport) -> None:
+    """Each finding with its key, then the count."""
+    for finding in report.findings:
+        console.print(
+            f"[bold red]{finding.problem}[/] {escape(finding.key)}: {escape(finding.detail)}"
+        )
+    verdict = "[bold green]clean[/]" if report.clean else f"{len(report.findings)} finding(s)"
+    console.print(f"audit: {report.records} record(s), {report.events} event(s): {verdict}")

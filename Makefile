@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help tools install lint typecheck unit integration reliability pipelines test demo ami \
+.PHONY: help tools install lint typecheck unit integration reliability security pipelines test demo ami \
         bench clean
 
 help:  ## list the targets
@@ -30,6 +30,7 @@ install: $(STAMP)  ## create .venv and install promote with the dev and sandbox 
 LINTED := promote tests benchmarks
 
 lint: $(STAMP)  ## ruff
+	$(BIN)/python scripts/ruff_bans.py --check
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 
@@ -44,6 +45,9 @@ integration: $(STAMP)  ## integration tests against the local AWS (moto server)
 
 reliability: $(STAMP)  ## faults, races, crashes, bad inputs, secrets, least privilege (moto server)
 	$(BIN)/pytest tests/reliability
+
+security: $(STAMP)  ## the attack table: forged, replayed, overwritten, hidden evidence and events (moto server)
+	$(BIN)/pytest tests/security
 
 pipelines: $(STAMP)  ## the Concourse pipelines and GitHub workflows, checked with their real tools
 	$(BIN)/pytest tests/pipelines
@@ -65,6 +69,7 @@ bench: $(STAMP)  ## run the benchmarks; figures in benchmarks/results/*.json
 	$(BIN)/python benchmarks/image.py
 	$(BIN)/python benchmarks/validate_scale.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/evidence.py
 	$(BIN)/python benchmarks/demo.py
 	$(BIN)/python benchmarks/rollout_workers.py
 	$(BIN)/python benchmarks/summary.py

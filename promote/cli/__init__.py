@@ -23,6 +23,7 @@ from promote.errors import ExitCode, PromoteError
 
 # command name -> "module:attribute" under promote.cli.commands
 COMMANDS = {
+    "audit": "audit:audit",
     "build": "build:build",
     "config": "config:show_config",
     "dispatch": "dispatch:dispatch",

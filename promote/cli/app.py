@@ -20,6 +20,8 @@ from promote.clock import Clock, SystemClock
 from promote.config import Config, Overrides
 
 if TYPE_CHECKING:
+    from promote.adapters.attest import EnvelopeVerifier
+    from promote.adapters.aws.kms import KmsKey
     from promote.adapters.aws.session import Aws
     from promote.adapters.concourse import ConcourseAPI
     from promote.adapters.git import Repository
@@ -84,8 +86,10 @@ class AppContext:
 
     @cached_property
     def _services(self) -> Services:
+        from promote.adapters.attest import EnvelopeSigner
         from promote.adapters.aws.autoscaling import AwsFleet, AwsFleetControl
         from promote.adapters.aws.ec2 import AwsImages, AwsImageUsage
+        from promote.adapters.aws.kms import KmsKey
         from promote.adapters.aws.s3 import S3Ledger
         from promote.adapters.aws.secrets import AwsSecrets
         from promote.adapters.deploy import CommandDeployer
@@ -94,6 +98,9 @@ class AppContext:
 
         aws = self.aws
         secrets = AwsSecrets(aws)
+        config = self.config
+        evidence_key = KmsKey(aws, config.evidence_signing_key)
+        event_key = KmsKey(aws, config.event_signing_key)
         return Services(
             config=self.config,
             clock=self.clock,
@@ -106,11 +113,24 @@ class AppContext:
             usage=AwsImageUsage(aws),
             actor=cache(lambda: describe_actor(self.environ, aws.caller_identity())),
             tool_version=__version__,
+            evidence_signer=EnvelopeSigner(evidence_key),
+            evidence_verifier=self._verifier(evidence_key, config.evidence_public_key),
+            event_signer=EnvelopeSigner(event_key),
+            event_verifier=self._verifier(event_key, config.event_public_key),
             user=self.user,
             deployer=CommandDeployer(self.environ),
             progress=self.output.progress,
             warn=self.output.warn,
         )
+
+    def _verifier(self, key: KmsKey, pinned: str | None) -> EnvelopeVerifier:
+        """Verifies with KEY's public half (from KMS, once) or the PINNED PEM instead."""
+        from promote.adapters.attest import EnvelopeVerifier, pinned_pem
+
+        if pinned is None:
+            return EnvelopeVerifier(key.name, key.public_pem)
+        base = self.config.path.parent if self.config.path else self.cwd
+        return EnvelopeVerifier(key.name, pinned_pem(pinned, base))
 
     def this_instance(self) -> str | None:
         """The EC2 instance promote runs on, if any (IMDSv2)."""

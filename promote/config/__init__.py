@@ -51,7 +51,15 @@ SCALAR_DEFAULTS: dict[str, str] = {
     "tested_name": "dw-al2-concourse-ami",
     "test_env": "management-dev",
     "github_repo": "dwp/aws-concourse",
+    "evidence_signing_key": "alias/promote-evidence",
+    "event_signing_key": "alias/promote-events",
 }
+# Optional top-level keys: a pinned public key (PEM text, or a path to a PEM file) that
+# verifies records (evidence) or events instead of asking KMS for the signing key's.
+OPTIONAL_SCALARS = ("evidence_public_key", "event_public_key")
+# Legacy records written before evidence was signed count only when this is true (a warning on
+# every use).
+BOOL_DEFAULTS: dict[str, bool] = {"allow_unsigned_evidence": False}
 REQUIRED_IN_FILE = ("test_env", "env")
 BUILTIN_ENVS: dict[str, dict[str, Any]] = {
     "management-dev": {
@@ -82,6 +90,11 @@ class Config:
     test_env: str
     github_repo: str
     envs: Mapping[str, Environment] = field(metadata={"key": "env"})
+    evidence_signing_key: str = SCALAR_DEFAULTS["evidence_signing_key"]
+    event_signing_key: str = SCALAR_DEFAULTS["event_signing_key"]
+    evidence_public_key: str | None = None
+    event_public_key: str | None = None
+    allow_unsigned_evidence: bool = False
     endpoint_url: str | None = None
     profile: str | None = None
     # Where the file and each value came from: shown by `promote config`, not part of the data.
@@ -177,6 +190,7 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
             f"known environments: {', '.join(sorted(envs))}",
         )
 
+    optional = _optional_values(raw, path, file_label, environ, sources)
     endpoint_url, sources["endpoint_url"] = _endpoint(overrides, environ)
     profile = overrides.profile or environ.get("AWS_PROFILE") or None
     sources["profile"] = (
@@ -191,6 +205,11 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
         test_env=values["test_env"],
         github_repo=values["github_repo"],
         envs=envs,
+        evidence_signing_key=values["evidence_signing_key"],
+        event_signing_key=values["event_signing_key"],
+        evidence_public_key=optional.get("evidence_public_key"),
+        event_public_key=optional.get("event_public_key"),
+        allow_unsigned_evidence=bool(optional.get("allow_unsigned_evidence")),
         endpoint_url=endpoint_url,
         profile=profile,
         path=path,
@@ -234,7 +253,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _check_keys(raw: Mapping[str, Any], path: Path) -> None:
-    known = {*SCALAR_DEFAULTS, "env"}
+    known = {*SCALAR_DEFAULTS, *OPTIONAL_SCALARS, *BOOL_DEFAULTS, "env"}
     for key in raw:
         if key not in known:
             raise usage_error(
@@ -244,6 +263,42 @@ def _check_keys(raw: Mapping[str, Any], path: Path) -> None:
         if key not in raw:
             what = "[env.NAME] table" if key == "env" else f"key '{key}'"
             raise usage_error(f"{path}: missing {what}", "see promote.toml in the README")
+
+
+def _optional_values(
+    raw: Mapping[str, Any],
+    path: Path | None,
+    file_label: str,
+    environ: Mapping[str, str],
+    sources: dict[str, str],
+) -> dict[str, Any]:
+    """The optional keys (pinned public keys, allow_unsigned_evidence): file, then PROMOTE_*."""
+    values: dict[str, Any] = {}
+    for key in OPTIONAL_SCALARS:
+        if key in raw:
+            values[key], sources[key] = string_value(raw[key], key, path), file_label
+    for key, default in BOOL_DEFAULTS.items():
+        values[key], sources[key] = default, "default"
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                raise usage_error(
+                    f"{path}: '{key}' must be true or false, got {raw[key]!r}",
+                    f"write it as {key} = true",
+                )
+            values[key], sources[key] = raw[key], file_label
+    for key in (*OPTIONAL_SCALARS, *BOOL_DEFAULTS):
+        var = f"PROMOTE_{key.upper()}"
+        text = environ.get(var, "").strip()
+        if not text:
+            continue
+        if key in BOOL_DEFAULTS:
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise usage_error(f"{var}='{text}' is not true or false", f"set {var}=true")
+            values[key] = text.lower() in ("true", "1")
+        else:
+            values[key] = text
+        sources[key] = f"env {var}"
+    return values
 
 
 def _endpoint(overrides: Overrides, environ: Mapping[str, str]) -> tuple[str | None, str]:

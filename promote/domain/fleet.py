@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from promote.domain import ledger
+from promote.domain import evidence, ledger
 from promote.domain.images import check_ami_id
 from promote.domain.results import FLATTEN, HIDDEN, renamed
 
@@ -27,8 +27,16 @@ if TYPE_CHECKING:
     from promote.domain.services import Services
 
 _FLEET_READ = ("autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances", "sts:AssumeRole")
-# validate only adds a record (a conditional put that never overwrites).
-_VALIDATE = ("secretsmanager:GetSecretValue", *_FLEET_READ, "s3:ListBucket", "s3:PutObject")
+# validate only adds a record (a conditional put that never overwrites), signed by the evidence
+# key (its public half is read first, so a missing key fails before the fleet is polled).
+SIGN_EVIDENCE = ("kms:GetPublicKey", "kms:Sign")
+_VALIDATE = (
+    "secretsmanager:GetSecretValue",
+    *_FLEET_READ,
+    "s3:ListBucket",
+    "s3:PutObject",
+    *SIGN_EVIDENCE,
+)
 # A group at desired 0 has its schedule read (to name the action that emptied it).
 _SCHEDULE = ("autoscaling:DescribeScheduledActions",)
 AWS_ACTIONS = {
@@ -325,6 +333,7 @@ def check(
     config = services.config
     env = config.environment(env_name)
     expected = check_ami_id(ami) if ami else services.expected_ami(env)
+    services.evidence_signer.ready()
     previous = ledger.records_for(services.ledger, expected, env.name) if count_previous else []
     with ExitStack() as stack:
         woken: dict[str, int] = {}
@@ -337,8 +346,8 @@ def check(
         )
     if woken:
         result = dataclasses.replace(result, extra={**result.extra, "woken": woken})
-    record = ledger.build_record(
+    record = evidence.build_record(
         result, services.actor(), services.tool_version, config.env_region(env)
     )
-    key = ledger.record(services.ledger, result, record, services.clock)
+    key = evidence.write(services, result, record)
     return ValidateResult(result, record, key, len(previous))

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from promote.domain.ledger import EvidenceRef, load_events, stamp_of
+from promote.domain import events, evidence
+from promote.domain.ledger import EvidenceRef, stamp_of
 from promote.domain.results import renamed
 
 if TYPE_CHECKING:
-    from promote.domain.ports import LedgerStore
+    from promote.domain.services import Services
 
-AWS_ACTIONS = {"history": ("s3:ListBucket", "s3:GetObject")}
+AWS_ACTIONS = {"history": ("s3:ListBucket", "s3:GetObject", "kms:GetPublicKey")}
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,17 @@ def _summary(document: dict[str, Any]) -> str:
     return f"{kind} {document.get('ami') or ''} {envs} by {who}{reason}".replace("  ", " ")
 
 
-def history(store: LedgerStore, ami: str | None = None, env: str | None = None) -> list[Entry]:
-    """Every evidence record and event matching AMI and ENV, newest first."""
+def history(services: Services, ami: str | None = None, env: str | None = None) -> list[Entry]:
+    """Every believed evidence record and event matching AMI and ENV, newest first; the rest
+    are skipped with a warning naming them."""
+    store = services.ledger
     entries: list[Entry] = []
     prefix = f"evidence/{ami}/" if ami else "evidence/"
     for key in store.keys(prefix):
         ref = EvidenceRef.parse(key)
         if ref is None or (env and ref.env != env):
+            continue
+        if evidence.read(services, ref, full=False) is None:
             continue
         entries.append(
             Entry(
@@ -80,7 +85,8 @@ def history(store: LedgerStore, ami: str | None = None, env: str | None = None) 
                 key=key,
             )
         )
-    for key, document in load_events(store):
+    for loaded in events.load(services):
+        key, document = loaded.key, loaded.document
         if ami and not _mentions(document, ami):
             continue
         if env and env not in (document.get("envs") or []):

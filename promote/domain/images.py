@@ -41,6 +41,8 @@ class Image:
     creation_date: str
     tags: dict[str, str] = field(default_factory=dict, metadata=HIDDEN)
     snapshot_ids: tuple[str, ...] = field(default=(), metadata=HIDDEN)
+    # AWS's own record of the image a copy was made from (DescribeImages SourceImageId).
+    copied_from: str | None = field(default=None, metadata=HIDDEN)
 
     DATA_PROPERTIES: ClassVar[tuple[str, ...]] = (
         "stage",

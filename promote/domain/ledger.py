@@ -2,12 +2,17 @@
 
 Layout in the evidence bucket:
 
-- `evidence/<ami>/<env>/<utc-stamp>-<SUCCESS|FAILED>.json`: one per `promote validate`.
+- `evidence/<ami>/<env>/<utc-stamp>-<SUCCESS|FAILED>.json`: one per `promote validate`, a DSSE
+  envelope around a signed in-toto Statement (`domain/evidence.py`); its bulky detail (every
+  instance seen, every reason) in `evidence/<ami>/<env>/detail/<sha256>.json`, named by the
+  sha256 the Statement signs.
 - `events/<utc-stamp>-<kind>-<subject>.json`: one per change (subject: the AMI, or the env for
-  pins), holding the kind, the AMI, the envs, what was before and after, the reason, who did it
-  and the tool version.
+  pins), a signed Statement holding the kind, the AMI, the envs, what was before and after, the
+  reason, who did it, the tool version and the sha256 of the subject's previous event
+  (`domain/events.py`); bulky parts in `events/detail/<sha256>.json`.
 - `results/concourse.test`: `<AMI_ID> SUCCESS` or `<AMI_ID> FAILED`, the compatibility file
-  existing pipelines read. It is the only object that is overwritten: it mirrors the latest check.
+  existing pipelines read. It is the only object that is overwritten: it mirrors the latest
+  check, and promote never believes it.
 
 Records and events are written by one create-only writer (`If-None-Match: *`): a key that
 already exists (two writes in the same microsecond) is never replaced; the object is written
@@ -16,6 +21,7 @@ under a later timestamp instead.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -24,19 +30,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from promote.clock import utc_stamp
-from promote.domain.results import to_data
 from promote.errors import conflict
 
 if TYPE_CHECKING:
     from promote.clock import Clock
-    from promote.domain.fleet import Validation
     from promote.domain.ports import LedgerStore
 
 EVIDENCE_SCHEMA = "promote/evidence/v1"
 EVENT_SCHEMA = "promote/event/v1"
 COMPAT_KEY = "results/concourse.test"
 EVENTS_PREFIX = "events/"
-KINDS = ("set-ids", "pin", "unpin", "publish", "release", "revoke", "prune")
+KINDS = ("set-ids", "pin", "unpin", "publish", "release", "revoke", "prune", "rollout")
 WRITE_ATTEMPTS = 5
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -92,62 +96,60 @@ def evidence_key(ami: str, env: str, moment: datetime, result: str) -> str:
     return f"evidence/{ami}/{env}/{utc_stamp(moment)}-{result}.json"
 
 
-def build_record(
-    validation: Validation, actor: dict[str, Any], tool_version: str, region: str
-) -> dict[str, Any]:
-    """The JSON document stored for one validation."""
-    return {
-        "schema": EVIDENCE_SCHEMA,
-        "result": validation.result,
-        "env": validation.env,
-        "expected_ami": validation.expected_ami,
-        "region": region,
-        "started_at": validation.started_at.isoformat(),
-        "checked_at": validation.finished_at.isoformat(),
-        "polls": validation.polls,
-        "timeout_seconds": validation.timeout_seconds,
-        "desired_capacity": validation.snapshot.desired,
-        "instance_count": len(validation.snapshot.instances),
-        "instances": to_data(validation.snapshot.instances),
-        "reasons": list(validation.reasons),
-        "actor": actor,
-        "tool_version": tool_version,
-        **validation.extra,
-    }
-
-
-def record(
-    store: LedgerStore,
-    validation: Validation,
-    record_body: dict[str, Any],
-    clock: Clock,
-    attempts: int = WRITE_ATTEMPTS,
-) -> str:
-    """Write the record as a new object and update the compatibility file; return its key."""
-    body = json.dumps(record_body, indent=2, sort_keys=True).encode()
-    key = put_new_object(
-        store,
-        lambda at: evidence_key(validation.expected_ami, validation.env, at, validation.result),
-        lambda _: body,
-        validation.finished_at,
-        clock,
-        f"a new evidence record for {validation.expected_ami} in {validation.env}",
-        attempts,
-    )
-    store.put(COMPAT_KEY, f"{validation.expected_ami} {validation.result}\n".encode())
-    return key
-
-
 def records_for(store: LedgerStore, ami: str, env: str) -> list[EvidenceRef]:
-    """Every record of AMI in ENV, newest first."""
+    """Every record of AMI in ENV by its key (not yet verified), newest first."""
     refs = [EvidenceRef.parse(key) for key in store.keys(f"evidence/{ami}/{env}/")]
     return sorted((r for r in refs if r is not None), key=lambda r: r.stamp, reverse=True)
 
 
-def load(store: LedgerStore, ref: EvidenceRef) -> dict[str, Any]:
-    """The stored document of a record."""
-    document: dict[str, Any] = json.loads(store.get(ref.key))
-    return document
+def sha256(body: bytes) -> str:
+    """The hex sha256 of BODY: how statements name the objects they rely on."""
+    return hashlib.sha256(body).hexdigest()
+
+
+def compact(document: Any) -> bytes:
+    """DOCUMENT as compact, key-sorted JSON (what is stored and digested)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+def subject(name: str) -> dict[str, Any]:
+    """An in-toto subject for an AMI id or env name (EC2 gives no content digest for an image,
+    so the digest is of its name)."""
+    return {"name": name, "digest": {"sha256": sha256(name.encode())}}
+
+
+@dataclass(frozen=True)
+class Detail:
+    """A bulky part of a statement, stored beside it and named by its sha256."""
+
+    key: str
+    body: bytes
+
+    @classmethod
+    def of(cls, prefix: str, document: Any) -> Detail:
+        """DOCUMENT as the detail object `PREFIX/detail/<sha256>.json`."""
+        body = compact(document)
+        return cls(f"{prefix}detail/{sha256(body)}.json", body)
+
+    @property
+    def reference(self) -> dict[str, str]:
+        """What the signed statement says about it: {key, sha256}."""
+        return {"key": self.key, "sha256": sha256(self.body)}
+
+    def store(self, store: LedgerStore) -> None:
+        """Create it (taken means the same bytes are already there)."""
+        store.put_new(self.key, self.body)
+
+
+def get_detail(store: LedgerStore, reference: Any, prefix: str) -> Any:
+    """The detail object REFERENCE names, when it is under PREFIX and its sha256 matches; a
+    ValueError saying why not."""
+    if not isinstance(reference, dict) or not str(reference.get("key", "")).startswith(prefix):
+        raise ValueError(f"its detail is not under {prefix}")
+    body = store.get(str(reference["key"]))
+    if sha256(body) != reference.get("sha256"):
+        raise ValueError(f"its detail {reference['key']} does not match the signed sha256")
+    return json.loads(body)
 
 
 # --- events: one per change ---
@@ -185,47 +187,26 @@ class Event:
 
 def event_key(kind: str, subject: str, moment: datetime) -> str:
     """Where one event lives."""
-    return f"{EVENTS_PREFIX}{utc_stamp(moment)}-{kind}-{_SAFE.sub('_', subject)}.json"
+    return f"{EVENTS_PREFIX}{utc_stamp(moment)}-{kind}-{safe_subject(subject)}.json"
 
 
-def record_event(
-    store: LedgerStore,
-    event: Event,
-    clock: Clock,
-    actor: dict[str, Any],
-    tool_version: str,
-    attempts: int = WRITE_ATTEMPTS,
-) -> str:
-    """Write EVENT as a new object; its key. An existing key is never overwritten."""
-    return put_new_object(
-        store,
-        lambda at: event_key(event.kind, event.subject, at),
-        lambda at: json.dumps(
-            event.document(at, actor, tool_version), indent=2, default=str
-        ).encode(),
-        clock.now(),
-        clock,
-        f"the {event.kind} event",
-        attempts,
-    )
+def parse_event_key(key: str) -> tuple[str, str, str] | None:
+    """(stamp, kind, subject) of `events/<stamp>-<kind>-<subject>.json`; None for others."""
+    name = key.removeprefix(EVENTS_PREFIX)
+    if name == key or "/" in name or not name.endswith(".json"):
+        return None
+    stamp, _, rest = name.removesuffix(".json").partition("-")
+    for kind in sorted(KINDS, key=len, reverse=True):
+        if rest.startswith(f"{kind}-") and stamp:
+            return stamp, kind, rest.removeprefix(f"{kind}-")
+    return None
+
+
+def safe_subject(subject: str) -> str:
+    """SUBJECT as it appears in an event key."""
+    return _SAFE.sub("_", subject)
 
 
 def stamp_of(key: str) -> str:
     """The sortable UTC stamp at the start of an event key's file name."""
     return key.removeprefix(EVENTS_PREFIX).split("-", 1)[0]
-
-
-def load_events(store: LedgerStore) -> list[tuple[str, dict[str, Any]]]:
-    """Every event (key, document), newest first; unreadable objects are skipped."""
-    out: list[tuple[str, dict[str, Any]]] = []
-    for key in store.keys(EVENTS_PREFIX):
-        if not key.endswith(".json"):
-            continue
-        try:
-            document = json.loads(store.get(key))
-        except ValueError:
-            continue
-        if isinstance(document, dict):
-            out.append((key, document))
-    out.sort(key=lambda item: stamp_of(item[0]), reverse=True)
-    return out

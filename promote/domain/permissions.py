@@ -7,6 +7,13 @@ secret and the evidence bucket where the API allows resource-level permissions. 
 Scaling reads and writes are on `*` (most of those actions support no narrower resource); envs
 with a `role_arn` add `sts:AssumeRole` on exactly those roles, and the role in the env's account
 needs the `ec2:`/`autoscaling:` part of the same policy.
+
+KMS: `kms:Sign` is granted on the evidence key to the commands that sign evidence (validate,
+rollout's closing validate) and on the event key to the commands that record events;
+`kms:GetPublicKey` on both. A key named by alias is matched with `kms:ResourceAliases`.
+`--bucket-policy` prints the resource policies that make this hold whoever holds what: the
+bucket policy (only the validator writes `evidence/`, only the promoter and release manager
+write `events/`, nobody deletes) and each key's policy (only those principals sign with it).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from typing import Any
 
 from promote.config import Config
 from promote.domain import (
+    audit,
     build,
     fleet,
     gate,
@@ -35,12 +43,14 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     command: actions
     for module in (
         *(status, fleet, gate, rollout, releases, build),
-        *(set_ids, pins, publish, revoke, prune, history),
+        *(set_ids, pins, publish, revoke, prune, history, audit),
     )
     for command, actions in module.AWS_ACTIONS.items()
 }
 
 _ALWAYS_STAR = ("ec2:", "autoscaling:", "iam:")
+# The commands whose kms:Sign is on the evidence key (every other signer signs events).
+SIGNS_EVIDENCE = ("validate", "rollout")
 
 
 @dataclass(frozen=True)
@@ -85,5 +95,124 @@ def policy(config: Config, commands: list[str]) -> dict[str, Any]:
         [f"{bucket_arn}/*"],
     )
     add("Fleet", [a for a in actions if a.startswith(_ALWAYS_STAR)], ["*"])
+    chosen = commands or sorted(ACTIONS)
+    for sid, key, signers in (
+        ("SignEvidence", config.evidence_signing_key, [c for c in chosen if c in SIGNS_EVIDENCE]),
+        ("SignEvents", config.event_signing_key, [c for c in chosen if c not in SIGNS_EVIDENCE]),
+    ):
+        if any("kms:Sign" in ACTIONS[c] for c in signers):
+            statements.append(key_statement(sid, ["kms:Sign"], [key], config.region))
+    if "kms:GetPublicKey" in actions:
+        keys = [config.evidence_signing_key, config.event_signing_key]
+        statements.append(key_statement("PublicKeys", ["kms:GetPublicKey"], keys, config.region))
     add("EnvRoles", [a for a in actions if a == "sts:AssumeRole"], roles)
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def key_statement(sid: str, actions: list[str], keys: list[str], region: str) -> dict[str, Any]:
+    """Allow ACTIONS on KEYS (ARNs as they are, key ids as key ARNs, aliases by condition)."""
+    aliases = [k for k in keys if k.startswith("alias/")]
+    resources = [k if k.startswith("arn:") else f"arn:aws:kms:{region}:*:key/{k}" for k in keys]
+    resources = [r for r, k in zip(resources, keys, strict=True) if not k.startswith("alias/")]
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": actions}
+    if aliases and not resources:
+        statement["Resource"] = [f"arn:aws:kms:{region}:*:key/*"]
+        statement["Condition"] = {"ForAnyValue:StringEquals": {"kms:ResourceAliases": aliases}}
+    else:
+        statement["Resource"] = resources + [f"arn:aws:kms:{region}:*:{a}" for a in aliases]
+    return statement
+
+
+@dataclass(frozen=True)
+class Principals:
+    """Who may write what: the validator signs evidence; promoters and release managers
+    record events."""
+
+    validator: str
+    writers: tuple[str, ...]
+
+    @property
+    def account(self) -> str:
+        """The account the principals live in (the key policies' administrator)."""
+        return self.validator.split(":")[4] or "ACCOUNT_ID"
+
+
+def _only(
+    principals: list[str], actions: list[str], resources: list[str], sid: str
+) -> dict[str, Any]:
+    """Deny ACTIONS on RESOURCES to every principal but PRINCIPALS."""
+    return {
+        "Sid": sid,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": actions,
+        "Resource": resources,
+        "Condition": {"StringNotLike": {"aws:PrincipalArn": principals}},
+    }
+
+
+def bucket_policy(config: Config, who: Principals) -> dict[str, Any]:
+    """The evidence bucket's policy: who may add records and events; nobody deletes."""
+    bucket = f"arn:aws:s3:::{config.evidence_bucket}"
+    writers = list(who.writers)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _only(
+                [who.validator],
+                ["s3:PutObject"],
+                [f"{bucket}/evidence/*"],
+                "OnlyTheValidatorWritesEvidence",
+            ),
+            _only(writers, ["s3:PutObject"], [f"{bucket}/events/*"], "OnlyPromotersWriteEvents"),
+            {
+                "Sid": "NobodyDeletesTheLedger",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": [
+                    "s3:DeleteObject*",
+                    "s3:PutBucketVersioning",
+                    "s3:PutObjectLockConfiguration",
+                    "s3:BypassGovernanceRetention",
+                ],
+                "Resource": [bucket, f"{bucket}/evidence/*", f"{bucket}/events/*"],
+            },
+        ],
+    }
+
+
+def key_policy(signers: list[str], account: str) -> dict[str, Any]:
+    """A signing key's policy: administered by the account, readable by it, signed with only by
+    SIGNERS."""
+    root = f"arn:aws:iam::{account}:root"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "KeyAdministration",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "AnyoneReadsThePublicKey",
+                "Effect": "Allow",
+                "Principal": {"AWS": root},
+                "Action": ["kms:GetPublicKey", "kms:DescribeKey"],
+                "Resource": "*",
+            },
+            _only(signers, ["kms:Sign"], ["*"], "OnlyTheseSign"),
+        ],
+    }
+
+
+def trust_policies(config: Config, who: Principals) -> dict[str, Any]:
+    """The bucket policy and both key policies, keyed by what they are attached to."""
+    return {
+        "bucket_policy": {"bucket": config.evidence_bucket, "policy": bucket_policy(config, who)},
+        "key_policies": {
+            config.evidence_signing_key: key_policy([who.validator], who.account),
+            config.event_signing_key: key_policy(list(who.writers), who.account),
+        },
+    }

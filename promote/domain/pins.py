@@ -37,10 +37,9 @@ _CAS = (
     "secretsmanager:UpdateSecretVersionStage",
 )
 _SHARE = ("ec2:DescribeImageAttribute", "ec2:ModifyImageAttribute", "ec2:ModifySnapshotAttribute")
-AWS_ACTIONS = {
-    "pin": (*_CAS, "s3:PutObject", *_SHARE),
-    "unpin": (*_CAS, "s3:ListBucket", "s3:GetObject", "s3:PutObject", *_SHARE),
-}
+# Events are signed by the event key and chained: the subject's previous event is read.
+_RECORD = ("s3:ListBucket", "s3:GetObject", "s3:PutObject", "kms:GetPublicKey", "kms:Sign")
+AWS_ACTIONS = {"pin": (*_CAS, *_RECORD, *_SHARE), "unpin": (*_CAS, *_RECORD, *_SHARE)}
 
 
 def default_owner(environ: Mapping[str, str], git_email: str | None) -> str:
@@ -139,6 +138,7 @@ def pin(
             return None
         return ami_ids.with_pin(ami_ids.with_ami(latest.document, env, target), env, new_pin)
 
+    services.ready_to_record(env.name)  # before the first write
     if result.ami_before != target:
         result.shared = share_with_envs(services, target, [env])
     committed = services.commit(
@@ -245,6 +245,7 @@ def execute_unpin(unpin_plan: UnpinPlan, services: Services) -> UnpinResult:
     )
     if unpin_plan.pin is None:
         return result
+    services.ready_to_record(env.name)  # before the first write
     move_to = unpin_plan.move_to
     if move_to and move_to != unpin_plan.ami_before:
         result.shared = share_with_envs(services, move_to, [env])

@@ -266,6 +266,75 @@ class LedgerStore(Protocol):
         """Replace KEY only while its ETag is ETAG (If-Match); the new ETag, or None."""
         ...
 
+    def versions(self, prefix: str) -> list[ObjectVersion]:
+        """Every version and delete marker under PREFIX (ListObjectVersions), in key order."""
+        ...
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    """One version of a ledger object, or a delete marker that hides the object."""
+
+    key: str
+    version_id: str
+    latest: bool
+    delete_marker: bool = False
+
+
+# --- signing: DSSE envelopes around in-toto Statements ---
+
+
+class SigningKey(Protocol):
+    """An asymmetric key (KMS): its public half, and raw signatures (ECDSA_SHA_256)."""
+
+    name: str
+
+    def public_pem(self) -> str:
+        """The public key as PEM (asked for once per run)."""
+        ...
+
+    def sign_raw(self, message: bytes) -> bytes:
+        """A signature over MESSAGE itself (not a digest of it); at most 4096 bytes."""
+        ...
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What a stored object turned out to be: a verified Statement, or why it is not one.
+
+    `plain` is the JSON object found where no envelope is (a record or event written before
+    evidence was signed), for the domain to judge; `statement` is set only when the signature
+    verified with the configured key.
+    """
+
+    statement: dict[str, Any] | None = None
+    problem: str | None = None
+    plain: dict[str, Any] | None = None
+
+
+class StatementSigner(Protocol):
+    """Signs in-toto Statements into DSSE envelopes with one key."""
+
+    key_name: str
+
+    def ready(self) -> None:
+        """Fail (exit 4 or 5) when the key is missing or cannot sign, before any write."""
+        ...
+
+    def sign(self, statement: Mapping[str, Any]) -> bytes:
+        """The DSSE envelope (JSON) around STATEMENT, signed."""
+        ...
+
+
+class StatementVerifier(Protocol):
+    """Opens DSSE envelopes signed by one key."""
+
+    key_name: str
+
+    def open(self, body: bytes) -> Opened:
+        """The Statement in BODY when its signature verifies, else the problem."""
+        ...
+
 
 # --- releases: GitHub and the local git repository ---
 

@@ -46,6 +46,8 @@ AWS_ACTIONS = {
         "s3:ListBucket",
         "s3:GetObject",
         "s3:PutObject",
+        "kms:GetPublicKey",
+        "kms:Sign",
     )
 }
 
@@ -207,6 +209,8 @@ def execute(prune_plan: PrunePlan, services: Services) -> PruneResult:
     """Deregister every DELETE candidate and delete its snapshots; record one event."""
     candidates = prune_plan.candidates
     result = PruneResult(candidates, applied=True)
+    if prune_plan.deleting:
+        services.ready_to_record("images")  # before the first write
     for candidate in prune_plan.deleting:
         image = candidate.image
         services.progress(f"deregistering {image.image_id} ({image.name})")
@@ -215,7 +219,7 @@ def execute(prune_plan: PrunePlan, services: Services) -> PruneResult:
         result.event_key = services.record(
             Event(
                 kind="prune",
-                subject=f"{len(result.deleted)}-images",
+                subject="images",
                 ami=None,
                 before={"images": sorted(result.deleted)},
                 after={"images": []},

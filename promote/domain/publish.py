@@ -25,6 +25,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from promote.domain.events import publish_link
 from promote.domain.gate import evaluate
 from promote.domain.images import (
     TAG_REVOKED,
@@ -54,6 +55,8 @@ AWS_ACTIONS = {
         "s3:ListBucket",
         "s3:GetObject",
         "s3:PutObject",
+        "kms:GetPublicKey",
+        "kms:Sign",
         "ec2:DescribeImageAttribute",
         "ec2:ModifyImageAttribute",
         "ec2:ModifySnapshotAttribute",
@@ -200,7 +203,9 @@ def plan(services: Services, ami: str, timeout: float = DEFAULT_TIMEOUT) -> Publ
         result.steps.append(WaitAvailable(timeout))
     if accounts:
         result.steps.append(ShareImage(tuple(sorted(accounts))))
-    if existing is None:
+    # The signed publish record is what lets the copy inherit the source's evidence: a re-run
+    # after a crash before it was written writes it now.
+    if existing is None or publish_link(services, ami, existing.image_id) is None:
         result.steps.append(RecordPublish())
     return result
 
@@ -266,8 +271,11 @@ def execute(
     done: list[str] = []
     result = PublishResult(tested, source.image_id, False, done, publish_plan.evidence_key)
     copied_at: float | None = None
+    gave_way = False
+    if publish_plan.steps:
+        services.ready_to_record(source.image_id)  # before the first write
     for step in publish_plan.steps:
-        if isinstance(step, RecordPublish) and not result.created:
+        if isinstance(step, RecordPublish) and gave_way:
             continue  # another run's copy was kept: that run records the publish
         if isinstance(step, CopyImage):
             tested = services.images.copy(
@@ -291,7 +299,7 @@ def execute(
                 if keeper != tested:
                     wait_available(services, keeper, step.timeout, interval)
                     result.tested, result.created = keeper, False
-                    tested = keeper
+                    tested, gave_way = keeper, True
         elif isinstance(step, RecordPublish):
             result.event_key = services.record(
                 Event(

@@ -25,7 +25,16 @@ if TYPE_CHECKING:
     from promote.domain.ports import Commit, GitHub, LocalRepository
     from promote.domain.services import Services
 
-AWS_ACTIONS = {"release": ("ec2:DescribeImages", "s3:ListBucket", "s3:GetObject", "s3:PutObject")}
+AWS_ACTIONS = {
+    "release": (
+        "ec2:DescribeImages",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "s3:PutObject",
+        "kms:GetPublicKey",
+        "kms:Sign",
+    )
+}
 
 TAG_PREFIX = "concourse-"
 MANIFEST_ASSET = "packer-manifest.json"
@@ -218,6 +227,7 @@ def cut(
     local: LocalRepository,
 ) -> ReleaseResult:
     """Publish RELEASE on GitHub (HUB) or, without one, to the local repository; record it."""
+    services.ready_to_record(ami)  # before the first write
     if hub is not None:
         published = publish_github(hub, release)
     else:

@@ -34,7 +34,11 @@ AWS_ACTIONS = {
         "ec2:CreateTags",
         "ec2:EnableImageDeprecation",
         "secretsmanager:GetSecretValue",
+        "s3:ListBucket",
+        "s3:GetObject",
         "s3:PutObject",
+        "kms:GetPublicKey",
+        "kms:Sign",
     )
 }
 
@@ -72,6 +76,7 @@ def revoke(services: Services, ami: str, reason: str) -> RevokeResult:
     by = str(actor.get("aws_identity") or actor.get("user") or "unknown")
     now = services.clock.now().replace(microsecond=0)
     result = RevokeResult(ami, why, False, by, now.isoformat(), still_set_for=still_set)
+    services.ready_to_record(ami)  # before the first write
     # Deprecate first: it hides nothing from us and is harmless alone, so AWS refusing it
     # (exit 5) leaves the image untagged and a re-run does both.
     deprecate_at = (now + timedelta(minutes=1)).replace(second=0)

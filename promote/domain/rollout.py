@@ -59,7 +59,9 @@ AWS_ACTIONS = {
         "ec2:CreateTags",
         "iam:PassRole",
         "s3:GetObject",  # the rollout lease (locks/rollout/<asg>.json)
-        "s3:PutObject",  # the lease, and the closing validate's record
+        "s3:PutObject",  # the lease, and the closing validate's record (signed)
+        "kms:GetPublicKey",
+        "kms:Sign",
     )
 }
 
@@ -245,6 +247,8 @@ def execute(
     """Carry out the plan group by group, then validate the env (unless told not to)."""
     env = rollout.environment or services.config.environment(rollout.env)
     options = rollout.options
+    if options.validate:
+        services.evidence_signer.ready()  # the closing record is signed: fail before rolling
     if rollout.deploy is not None:
         groups = tuple(g.group for g in rollout.groups)
         deploy(services, env, rollout.deploy, rollout.expected_ami, groups, options.timeout)

@@ -1,18 +1,21 @@
 """The Services bundle: every port a domain function may use, built once per run by the CLI.
 
 Commands hand domain code one `Services`; unit tests build it from in-memory fakes. Changes to
-the ami-ids secret end the same way everywhere: `commit(change, event)` does the
-compare-and-swap write and, when something was written, records the event that says so.
+the ami-ids secret end the same way everywhere: `commit(change, event)` checks the event key can
+sign, does the compare-and-swap write and, when something was written, records the event that
+says so. `record(event)` is the one writer of events: signed by the event key and chained to
+the subject's previous event (`domain/events.py`). `skipped` is how every reader says it did
+not believe an object (once per object and reason).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from promote.domain import ami_ids
-from promote.domain.ledger import Event, record_event
+from promote.domain import ami_ids, events
+from promote.domain.ledger import Event
 from promote.errors import not_found
 
 if TYPE_CHECKING:
@@ -28,6 +31,8 @@ if TYPE_CHECKING:
         LedgerStore,
         SecretReader,
         SecretWriter,
+        StatementSigner,
+        StatementVerifier,
     )
 
 
@@ -59,14 +64,36 @@ class Services:
     usage: ImageUsage
     actor: Callable[[], dict[str, Any]]
     tool_version: str
+    evidence_signer: StatementSigner
+    evidence_verifier: StatementVerifier
+    event_signer: StatementSigner
+    event_verifier: StatementVerifier
     user: str = "unknown"
     deployer: Deployer | None = None
     progress: Callable[[str], None] = lambda line: None
     warn: Callable[[str], None] = lambda line: None
+    skips: dict[str, str] = field(default_factory=dict)  # key -> why it was not believed
+    said: set[str] = field(default_factory=set)
 
     def record(self, event: Event) -> str:
-        """Write EVENT to the ledger; its key."""
-        return record_event(self.ledger, event, self.clock, self.actor(), self.tool_version)
+        """Sign EVENT, chain it to its subject's previous event and write it; its key."""
+        return events.record(self, event)
+
+    def ready_to_record(self, subject: str) -> None:
+        """Before a command's first write: the event key can sign (exit 4/5 otherwise) and the
+        chain of SUBJECT can be read, so a refusal comes before anything is changed."""
+        self.event_signer.ready()
+        events.previous_of(self.ledger, subject)
+
+    def skipped(self, key: str, reason: str, counted: bool = False) -> None:
+        """Say (once) that the object KEY was not believed, or (COUNTED) believed only because
+        allow_unsigned_evidence is set."""
+        line = f"{key}: {reason}" if counted else f"skipped {key}: {reason}"
+        if not counted:
+            self.skips[key] = reason
+        if line not in self.said:
+            self.said.add(line)
+            self.warn(line)
 
     def _env_keys(self) -> list[str]:
         return [e.secret_key for e in self.config.envs.values()]
@@ -86,6 +113,7 @@ class Services:
     def commit(self, change: ami_ids.Change, event: Callable[[Update], Event]) -> Committed | None:
         """CHANGE the secret (compare-and-swap), then record EVENT(update); None when nothing
         needed writing."""
+        self.event_signer.ready()
         update = self.update(change)
         if not update.changed:
             return None

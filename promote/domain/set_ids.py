@@ -33,6 +33,8 @@ AWS_ACTIONS = {
         "s3:ListBucket",
         "s3:GetObject",
         "s3:PutObject",
+        "kms:GetPublicKey",
+        "kms:Sign",
         "ec2:DescribeImageAttribute",
         "ec2:ModifyImageAttribute",
         "ec2:ModifySnapshotAttribute",
@@ -133,6 +135,7 @@ def execute(set_plan: SetIdsPlan, services: Services) -> SetIdsResult:
     changing = [e for e in set_plan.envs if e.name in set_plan.changes]
     if not changing:
         return result
+    services.ready_to_record(set_plan.ami)  # before the first write
     result.shared = share_with_envs(services, set_plan.ami, changing)
 
     def change(current: AmiIds) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from promote.domain import evidence
 from promote.domain.ami_ids import Pin
 from promote.domain.fleet import observe
 from promote.domain.ledger import records_for
@@ -20,9 +21,16 @@ if TYPE_CHECKING:
     from promote.domain.services import Services
 
 _FLEET_READ = ("autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances", "sts:AssumeRole")
-# status reads results from the evidence keys' names: listing is enough.
+# status shows each env's newest record that verifies.
 AWS_ACTIONS = {
-    "status": ("secretsmanager:GetSecretValue", *_FLEET_READ, "ec2:DescribeImages", "s3:ListBucket")
+    "status": (
+        "secretsmanager:GetSecretValue",
+        *_FLEET_READ,
+        "ec2:DescribeImages",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "kms:GetPublicKey",
+    )
 }
 
 
@@ -67,7 +75,9 @@ def env_status(env: Environment, ids: AmiIds, services: Services) -> EnvStatus:
         if exc.exit_code != ExitCode.NOT_FOUND:
             raise
         problem = exc.message
-    latest = records_for(services.ledger, secret_ami, env.name)[:1] if secret_ami else []
+    refs = records_for(services.ledger, secret_ami, env.name) if secret_ami else []
+    record = evidence.believed(services, refs, lambda ref: True, full=False)
+    latest = [record.ref] if record else []
     return EnvStatus(
         env=env.name,
         accepts=env.accepts,

@@ -9,7 +9,9 @@ What it creates (each piece only when missing, so seeding twice converges):
 - per environment and role, a launch template and an ASG named as in the config (2 instances
   each by default): the test environment runs the untested image, the others the tested one;
 - the `ami-ids` secret, pointing each environment at what it runs, with production pinned;
-- the evidence bucket (versioned).
+- the evidence bucket, versioned with Object Lock (COMPLIANCE, a one-day default retention);
+- the two signing keys (ECC_NIST_P256, SIGN_VERIFY) under their aliases: evidence_signing_key
+  (`alias/promote-evidence`) and event_signing_key (`alias/promote-events`).
 
 It talks to AWS through `Aws.client` only (raw clients: this is plumbing, not domain logic).
 Only a local endpoint is ever seeded (the CLI refuses anything else).
@@ -33,6 +35,7 @@ BASE_IMAGE_NAME = "al2023-ami-2023.*-x86_64"
 SEED_TAG = "promote:seed"
 PIN_OWNER = "release-manager@example.com"
 PIN_REASON = "production moves only when a release manager unpins it"
+RETENTION_DAYS = 1
 
 
 @dataclass
@@ -48,6 +51,7 @@ class SeedReport:
     )
     secret: str = ""
     bucket: str = field(default="", metadata=renamed("evidence_bucket"))
+    keys: dict[str, str] = field(default_factory=dict, metadata=renamed("signing_keys"))
     created: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
 
@@ -94,6 +98,8 @@ def seed(aws: Aws, config: Config, clock: Clock, instances_per_group: int = 2) -
                 _group(aws, env, group, runs[env.name], subnets, instances_per_group, report)
         _secret(aws.client("secretsmanager"), config, runs, clock, report)
         _bucket(aws.client("s3"), config, report)
+        for alias in dict.fromkeys((config.evidence_signing_key, config.event_signing_key)):
+            _signing_key(aws.client("kms"), alias, report)
     return report
 
 
@@ -282,8 +288,33 @@ def _bucket(client: Any, config: Config, report: SeedReport) -> None:
     kwargs: dict[str, Any] = {"Bucket": config.evidence_bucket}
     if config.region != "us-east-1":
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": config.region}
-    client.create_bucket(**kwargs)
-    client.put_bucket_versioning(
-        Bucket=config.evidence_bucket, VersioningConfiguration={"Status": "Enabled"}
+    # Object Lock turns versioning on; COMPLIANCE keeps every version for the retention period
+    # (the local AWS's default retention is one day; on AWS, choose one your audits need).
+    client.create_bucket(**kwargs, ObjectLockEnabledForBucket=True)
+    client.put_object_lock_configuration(
+        Bucket=config.evidence_bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": RETENTION_DAYS}},
+        },
     )
     report.created.append(f"bucket {config.evidence_bucket}")
+
+
+def _signing_key(client: Any, alias: str, report: SeedReport) -> None:
+    """An ECC_NIST_P256 signing key under ALIAS (a key id or ARN is only checked for)."""
+    try:
+        report.keys[alias] = client.describe_key(KeyId=alias)["KeyMetadata"]["KeyId"]
+        report.kept.append(f"key {alias}")
+        return
+    except Exception as exc:
+        if error_code(exc) != "NotFoundException" or not alias.startswith("alias/"):
+            raise
+    key_id = client.create_key(
+        KeySpec="ECC_NIST_P256",
+        KeyUsage="SIGN_VERIFY",
+        Description=f"promote: signs the ledger ({alias})",
+    )["KeyMetadata"]["KeyId"]
+    client.create_alias(AliasName=alias, TargetKeyId=key_id)
+    report.keys[alias] = key_id
+    report.created.append(f"key {alias}")

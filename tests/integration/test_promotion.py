@@ -39,8 +39,7 @@ def _old_untested(seeded: Estate) -> str:
 
 
 def _events(seeded: Estate, kind: str) -> list[dict[str, Any]]:
-    keys = [k for k in seeded.ledger_keys() if k.startswith("events/") and f"-{kind}-" in k]
-    return [json.loads(seeded.ledger_object(k)) for k in sorted(keys)]
+    return seeded.events(kind)
 
 
 def _versions(seeded: Estate) -> list[dict[str, Any]]:

@@ -61,7 +61,7 @@ def test_a_release_is_cut_once_with_its_manifest(
     tag = f"concourse-7.12.0-{seeded.untested}"
     made = hub.release_by_tag(REPO, tag)
     assert made is not None and made.prerelease
-    assert "- Evidence: SUCCESS in management-dev" in made.body
+    assert "- Evidence: PASSED in management-dev" in made.body
     assert "Bump Concourse to 7.12.0" in made.body
     creates = [
         r for r in hub.requests if r.method == "POST" and r.path == f"/repos/{REPO}/releases"

@@ -43,7 +43,7 @@ def test_a_proven_untested_ami_is_released_as_a_prerelease_with_its_evidence(
     notes = Path(str(workdir.working_tree_dir)) / "releases" / f"{tag}.md"
     body = notes.read_text()
     assert f"| untested | `{seeded.untested}` |" in body
-    assert "- Evidence: SUCCESS in management-dev" in body
+    assert "- Evidence: PASSED in management-dev" in body
     assert "Bump Concourse to 7.12.0 (Rel Eng)" in body
     assert workdir.tags[tag].tag is not None  # annotated
     assert workdir.head.commit.message == f"Release {tag}"

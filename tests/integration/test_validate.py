@@ -17,7 +17,7 @@ def _members(seeded: Estate, group: str) -> list[str]:
 
 
 def _evidence(seeded: Estate, ami: str, env: str) -> list[str]:
-    return [k for k in seeded.ledger_keys() if k.startswith(f"evidence/{ami}/{env}/")]
+    return seeded.evidence_keys(ami, env)
 
 
 def test_validate_succeeds_when_every_instance_runs_the_secrets_ami(seeded: Estate) -> None:
@@ -28,8 +28,9 @@ def test_validate_succeeds_when_every_instance_runs_the_secrets_ami(seeded: Esta
     assert f"management-dev: 4/4 on {seeded.untested}" in result.stderr
     [key] = _evidence(seeded, seeded.untested, "management-dev")
     assert key.endswith("-SUCCESS.json")
-    record = json.loads(seeded.ledger_object(key))
-    assert record["result"] == "SUCCESS"
+    record = seeded.record(key)
+    assert record["result"] == "PASSED"
+    assert record["statement"]["subject"][0]["name"] == seeded.untested
     assert record["expected_ami"] == seeded.untested
     assert record["desired_capacity"] == {WEB_DEV: 2, WORKER_DEV: 2}
     assert {i["instance_id"] for i in record["instances"]} == set(
@@ -88,9 +89,7 @@ def test_validate_waits_for_an_instance_that_comes_back_in_service(seeded: Estat
     assert result.exit_code == 0, result.output
     assert "1 standby" in result.stderr
     assert f"management-dev: 4/4 on {seeded.untested}" in result.stderr.splitlines()[-1]
-    record = json.loads(
-        seeded.ledger_object(_evidence(seeded, seeded.untested, "management-dev")[0])
-    )
+    record = seeded.record(_evidence(seeded, seeded.untested, "management-dev")[0])
     assert record["polls"] >= 2
 
 
@@ -203,7 +202,7 @@ def test_gate_opens_on_success_and_prints_the_record(seeded: Estate) -> None:
     document = json.loads(result.stdout)
     assert document["open"] is True
     assert document["evidence_key"].startswith(f"evidence/{seeded.untested}/management-dev/")
-    assert document["evidence"]["result"] == "SUCCESS"
+    assert document["evidence"]["result"] == "PASSED"
 
 
 def test_gate_stays_closed_with_only_failed_evidence(seeded: Estate) -> None:

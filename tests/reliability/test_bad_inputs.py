@@ -597,7 +597,8 @@ def test_a_bad_input_fails_with_one_line_its_exit_code_and_writes_nothing(
     after = state(seeded)
     if row.failed_record:  # by design: one FAILED record (+ results/concourse.test), no more
         assert row.message in result.stdout
-        new = sorted(set(after["ledger"]) - set(before["ledger"]) - {"results/concourse.test"})
+        added = set(after["ledger"]) - set(before["ledger"]) - {"results/concourse.test"}
+        new = sorted(k for k in added if "/detail/" not in k)  # its detail object beside it
         assert len(new) == 1, new
         assert new[0].startswith(f"evidence/{seeded.untested}/management-dev/")
         assert new[0].endswith("-FAILED.json")

@@ -20,7 +20,9 @@ against resource "*" (moto/core/responses.py `call_action`), so the printed stat
 the ami-ids secret's ARN would deny every call there. The run widens the Resource of statements
 without an S3 action to "*" and keeps the actions exactly as printed; the S3 statements keep
 their bucket and object ARNs, which moto does check. The secret's ARN scope is asserted on the
-printed document itself.
+printed document itself. Likewise moto knows no `kms:ResourceAliases`, so the condition that
+scopes `kms:` statements to the configured aliases is dropped from the granted copy (the
+printed one keeps it, and tests/unit/domain/test_permissions.py checks it).
 """
 
 from __future__ import annotations
@@ -136,6 +138,11 @@ def _changed_and_validated(seeded: Estate, found: dict[str, str]) -> None:
     _validated(seeded, found)
 
 
+def _pinned_before(seeded: Estate, found: dict[str, str]) -> None:
+    """An earlier pin of management-dev: the new pin event is chained to it (and reads it)."""
+    _ok(seeded.cli("pin", "--env", "management-dev", "--reason", "soak"), "arrange pin")
+
+
 def _released_repo(seeded: Estate, found: dict[str, str]) -> None:
     _published(seeded, found)
     found["repo"] = str(git_checkout(seeded.tmp / "aws-concourse").working_tree_dir)
@@ -190,6 +197,7 @@ SCENARIOS = [
     Scenario(
         "pin",
         lambda s, f: ["pin", "--env", "management-dev", "--reason", "change freeze"],
+        _pinned_before,
         never_called=SHARING,
     ),
     Scenario(
@@ -211,9 +219,14 @@ SCENARIOS = [
         never_called=ONLY_ON_AWS,
         rerun=("--resume",),  # a refusal after the marker was set leaves it, as a crash does
     ),
-    Scenario("revoke", lambda s, f: ["revoke", "--ami", s.untested, "--reason", "CVE-2026-1"]),
+    Scenario(
+        "revoke",
+        lambda s, f: ["revoke", "--ami", s.untested, "--reason", "CVE-2026-1"],
+        _published,  # the publish event of the image: the revoke event is chained to it
+    ),
     Scenario("prune", lambda s, f: ["prune", "--keep", "0", "--apply"], _published),
     Scenario("history", lambda s, f: ["history", "--ami", s.untested], _changed_and_validated),
+    Scenario("audit", lambda s, f: ["audit"], _changed_and_validated),
     Scenario(
         "release",
         lambda s, f: ["release", "--ami", f["tested_copy"], "--git-repo", f["repo"]],
@@ -272,6 +285,7 @@ def as_moto_checks_it(document: dict[str, Any]) -> dict[str, Any]:
     for statement in widened["Statement"]:
         if not any(action.startswith("s3:") for action in statement["Action"]):
             statement["Resource"] = ["*"]
+            statement.pop("Condition", None)
     return widened
 
 

@@ -148,6 +148,7 @@ def test_no_sentinel_secret_appears_in_output_ledger_or_logs(
     assert "results/concourse.test" in keys
     for key in keys:
         assert not _leaks(seeded.ledger_object(key)), key
+        assert not _leaks(seeded.ledger_text(key)), key
     for release in hub.releases.values():
         assert not _leaks(f"{release.name} {release.body}"), release.tag_name
     for asset in hub.assets.values():

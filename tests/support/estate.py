@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -14,14 +15,17 @@ from typing import Any
 import git
 from click.testing import CliRunner, Result
 
+from promote.adapters.attest import EnvelopeSigner, EnvelopeVerifier
 from promote.adapters.aws.autoscaling import AwsFleet, AwsFleetControl
 from promote.adapters.aws.ec2 import AwsImages, AwsImageUsage
+from promote.adapters.aws.kms import KmsKey
 from promote.adapters.aws.s3 import S3Ledger
 from promote.adapters.aws.secrets import AwsSecrets
 from promote.adapters.aws.session import Aws
 from promote.cli import cli
 from promote.clock import Clock, SystemClock
 from promote.config import Config, Overrides, load
+from promote.domain import events
 from promote.domain.services import Services
 from promote.sandbox import estate
 from promote.sandbox import server as sandbox
@@ -82,7 +86,13 @@ class Estate:
         (e.g. a fleet_control that plays a rival) in place of the real adapters."""
         aws = self.aws
         secrets = AwsSecrets(aws)
+        evidence_key = KmsKey(aws, self.config.evidence_signing_key)
+        event_key = KmsKey(aws, self.config.event_signing_key)
         defaults: dict[str, Any] = {
+            "evidence_signer": EnvelopeSigner(evidence_key),
+            "evidence_verifier": EnvelopeVerifier(evidence_key.name, evidence_key.public_pem),
+            "event_signer": EnvelopeSigner(event_key),
+            "event_verifier": EnvelopeVerifier(event_key.name, event_key.public_pem),
             "images": AwsImages(aws),
             "ledger": S3Ledger(aws, self.config.evidence_bucket),
             "secrets": secrets,
@@ -112,6 +122,36 @@ class Estate:
             self.client("s3").get_object(Bucket=self.config.evidence_bucket, Key=key)["Body"].read()
         )
         return body
+
+    def record(self, key: str) -> dict[str, Any]:
+        """A stored evidence record, verified with the evidence key's public half (KMS): its
+        predicate with its detail (instances, reasons) merged in, and the Statement."""
+        opened = self.services().evidence_verifier.open(self.ledger_object(key))
+        assert opened.statement is not None, (key, opened.problem)
+        predicate = dict(opened.statement["predicate"])
+        detail = json.loads(self.ledger_object(predicate["detail"]["key"]))
+        return {**predicate, **detail, "statement": opened.statement}
+
+    def events(self, kind: str) -> list[dict[str, Any]]:
+        """The believed events of KIND (signed by the event key), oldest first."""
+        loaded = events.load(self.services())
+        return [e.document for e in reversed(loaded) if e.document.get("kind") == kind]
+
+    def ledger_text(self, key: str) -> bytes:
+        """What an object says: an envelope's payload decoded (and its detail), else its body."""
+        body = self.ledger_object(key)
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return body
+        if isinstance(document, dict) and "payload" in document:
+            return base64.b64decode(document["payload"])
+        return body
+
+    def evidence_keys(self, ami: str, env: str) -> list[str]:
+        """The records (not their detail objects) of AMI in ENV, oldest first."""
+        prefix = f"evidence/{ami}/{env}/"
+        return [k for k in self.ledger_keys() if k.startswith(prefix) and "/detail/" not in k]
 
     def secret(self) -> tuple[str, dict[str, Any]]:
         """The current secret version id and document."""
@@ -209,7 +249,7 @@ def end_state(seeded: Estate) -> dict[str, Any]:
                 "amis": amis,
                 "tags": sorted(t["Key"] for t in raw.get("Tags", [])),
             }
-    ledger = seeded.ledger_keys()
+    ledger = [k for k in seeded.ledger_keys() if "/detail/" not in k]
     return {
         "secret": {k: names.get(v, v) for k, v in secret.items() if k != "_pins"},
         "pins": sorted(secret.get("_pins", {})),

@@ -13,8 +13,10 @@ from typing import Any
 from promote.config import Overrides, load
 from promote.domain.ami_ids import SecretVersion
 from promote.domain.images import Image
+from promote.domain.ports import ObjectVersion
 from promote.domain.services import Services
 from promote.errors import remote_error
+from tests.support.keys import signing_ports
 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -68,6 +70,10 @@ class MemoryLedger:
     def get(self, key: str) -> bytes:
         """A body."""
         return self.objects[key]
+
+    def versions(self, prefix: str) -> list[ObjectVersion]:
+        """One version per object (a dict keeps no history)."""
+        return [ObjectVersion(k, "v1", True) for k in self.keys(prefix)]
 
 
 class FakeSecrets:
@@ -195,12 +201,14 @@ def image(
     created: str = "2026-11-01T00:00:00.000Z",
     tags: dict[str, str] | None = None,
     state: str = "available",
+    copied_from: str | None = None,
 ) -> Image:
-    """An image promote would have made."""
+    """An image promote would have made (COPIED_FROM: AWS's SourceImageId for a copy)."""
     all_tags = {"promote:stage": stage} if stage else {}
     all_tags.update(tags or {})
     prefix = "dw-al2-concourse-ami" if stage == "tested" else "untested-dw-al2-concourse-ami"
-    return Image(ami, f"{prefix}-{created[:10]}", state, created, all_tags, (f"snap-{ami[4:]}",))
+    snapshots = (f"snap-{ami[4:]}",)
+    return Image(ami, f"{prefix}-{created[:10]}", state, created, all_tags, snapshots, copied_from)
 
 
 class Unused:
@@ -226,6 +234,7 @@ def make_services(
     lines: list[str] = []
     config = ports.pop("config", None) or load(Overrides(), {}, Path("/nonexistent"))
     secret_port: Any = secrets or Unused("secrets")
+    ports = {**signing_ports(), **ports}
     services = Services(
         config=config,
         clock=clock or FakeClock(),

@@ -89,7 +89,7 @@ def _throttle(operation: str) -> tuple[int, bytes]:
         return 503, _EC2_THROTTLE
     if service == "s3":
         return 503, _S3_SLOWDOWN
-    if service in ("secretsmanager", "secrets-manager"):
+    if service in ("secretsmanager", "secrets-manager", "kms"):  # the JSON protocols
         return 400, _JSON_THROTTLE
     return 400, _QUERY_THROTTLE
 

@@ -1,15 +1,25 @@
 """Small scenes the unit tests of the domain share: an estate of images and a secret for the
-promotion rules, and evidence records written the way validate writes them."""
+promotion rules, and evidence records written the way validate writes them (signed with the
+session's evidence key, tests/support/keys.py)."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
-from promote.domain.fleet import Snapshot, Validation
-from promote.domain.ledger import build_record, record
-from promote.domain.ports import LedgerStore
-from tests.support.fakes import FakeClock, FakeImages, FakeSecrets, MemoryLedger, image
+from promote.domain import events
+from promote.domain.evidence import build_record, write
+from promote.domain.fleet import Group, GroupMember, SeenInstance, Snapshot, Validation
+from promote.domain.ledger import Event
+from tests.support.fakes import (
+    FakeClock,
+    FakeImages,
+    FakeSecrets,
+    MemoryLedger,
+    image,
+    make_services,
+)
 
 DEV_AMI = "ami-0000000000000000d"
 PROD_AMI = "ami-0000000000000000e"
@@ -32,9 +42,13 @@ def promotion_secret(pinned: bool = True) -> FakeSecrets:
     return FakeSecrets(json.dumps(document))
 
 
-def success(ledger: LedgerStore, ami: str, env: str = "management-dev") -> None:
-    """A SUCCESS record for AMI in ENV (its key is all the gate reads)."""
-    ledger.put_new(f"evidence/{ami}/{env}/20261120T100000.000000Z-SUCCESS.json", b"{}")
+RECORDED_AT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def success(ledger: MemoryLedger, ami: str, env: str = "management-dev") -> str:
+    """A signed SUCCESS record for AMI in ENV, checked at RECORDED_AT; its key
+    (`evidence/<ami>/<env>/20261120T100000.000000Z-SUCCESS.json`)."""
+    return write_record(ledger, FakeClock(RECORDED_AT), ami, env, "SUCCESS")
 
 
 def promotion_images() -> FakeImages:
@@ -49,9 +63,26 @@ def promotion_images() -> FakeImages:
             "tested",
             created="2026-11-21T00:00:00.000Z",
             tags={"promote:source-image": NEW_UNTESTED},
+            copied_from=NEW_UNTESTED,  # as AWS's DescribeImages says (SourceImageId)
         )
     )
     return images
+
+
+def published(ledger: MemoryLedger, source: str, copy: str, clock: FakeClock | None = None) -> str:
+    """The signed publish event that links COPY to SOURCE, as publish records it; its key."""
+    services, _ = make_services(ledger=ledger, clock=clock or FakeClock(RECORDED_AT))
+    return events.record(
+        services,
+        Event(
+            kind="publish",
+            subject=source,
+            ami=source,
+            before={"image": source, "stage": "untested"},
+            after={"image": copy, "stage": "tested"},
+            extra={"tested_image": copy, "evidence_key": None},
+        ),
+    )
 
 
 def secret_document(secrets: FakeSecrets) -> dict[str, Any]:
@@ -60,14 +91,23 @@ def secret_document(secrets: FakeSecrets) -> dict[str, Any]:
     return loaded
 
 
-def validation(clock: FakeClock, ami: str, env: str, result: str) -> Validation:
-    """A validation of AMI in ENV that ended with RESULT now."""
+def snapshot(env: str, ami: str, count: int = 1) -> Snapshot:
+    """COUNT instances of one ASG, all running InService on AMI."""
+    members = tuple(GroupMember(f"i-{n:017x}", "InService", "Healthy") for n in range(count))
+    instances = tuple(
+        SeenInstance(m.instance_id, "web", "InService", "Healthy", ami, "running") for m in members
+    )
+    return Snapshot(env=env, groups=(Group("web", count, members),), instances=instances)
+
+
+def validation(clock: FakeClock, ami: str, env: str, result: str, instances: int = 1) -> Validation:
+    """A validation of AMI in ENV that ended with RESULT now (SUCCESS: INSTANCES on it)."""
     return Validation(
         env=env,
         expected_ami=ami,
         result="SUCCESS" if result == "SUCCESS" else "FAILED",
         reasons=() if result == "SUCCESS" else ("i-1 in web: runs ami-old",),
-        snapshot=Snapshot(env=env, groups=(), instances=()),
+        snapshot=snapshot(env, ami, instances if result == "SUCCESS" else 0),
         polls=1,
         started_at=clock.now(),
         finished_at=clock.now(),
@@ -77,8 +117,9 @@ def validation(clock: FakeClock, ami: str, env: str, result: str) -> Validation:
 
 
 def write_record(ledger: MemoryLedger, clock: FakeClock, ami: str, env: str, result: str) -> str:
-    """Record a validation as validate does, then let a minute pass; its key."""
+    """Record a validation as validate does (signed), then let a minute pass; its key."""
     v = validation(clock, ami, env, result)
-    key = record(ledger, v, build_record(v, {"user": "alice"}, "0.1.0", "eu-west-2"), clock)
+    services, _ = make_services(ledger=ledger, clock=clock)
+    key = write(services, v, build_record(v, {"user": "alice"}, "0.1.0", "eu-west-2"))
     clock.sleep(60)
     return key

@@ -34,6 +34,7 @@ def image_from(raw: dict[str, Any]) -> Image:
             for m in raw.get("BlockDeviceMappings", [])
             if m.get("Ebs", {}).get("SnapshotId")
         ),
+        copied_from=raw.get("SourceImageId"),
     )
 
 

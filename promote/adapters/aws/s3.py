@@ -6,6 +6,7 @@ from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 
 from promote.adapters.aws.session import Aws, Call
+from promote.domain.ports import ObjectVersion
 from promote.errors import not_found
 
 _TAKEN = ("PreconditionFailed", "ConditionalRequestConflict")
@@ -80,6 +81,26 @@ class S3Ledger:
             ):
                 keys.extend(obj["Key"] for obj in page.get("Contents", []))
         return keys
+
+    def versions(self, prefix: str) -> list[ObjectVersion]:
+        """Every version and delete marker under PREFIX (ListObjectVersions), in key order."""
+        client = self.aws.client("s3")
+        found: list[ObjectVersion] = []
+        with self._calling(f"listing the versions in s3://{self.bucket}/{prefix}"):
+            for page in client.get_paginator("list_object_versions").paginate(
+                Bucket=self.bucket, Prefix=prefix
+            ):
+                for raw, marker in (
+                    *((v, False) for v in page.get("Versions", [])),
+                    *((m, True) for m in page.get("DeleteMarkers", [])),
+                ):
+                    found.append(
+                        ObjectVersion(
+                            raw["Key"], str(raw.get("VersionId")), bool(raw.get("IsLatest")), marker
+                        )
+                    )
+        found.sort(key=lambda v: (v.key, not v.latest))
+        return found
 
     def get(self, key: str) -> bytes:
         """The body of KEY; not found (exit 4) when it does not exist."""

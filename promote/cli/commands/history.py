@@ -17,5 +17,5 @@ def history(app: AppContext, ami: str | None, env_name: str | None) -> None:
     """Evidence and events, newest first."""
     if env_name:
         app.config.environment(env_name)
-    entries = history_module.history(app.services().ledger, ami, env_name)
+    entries = history_module.history(app.services(), ami, env_name)
     app.output.result("history", history_module.History(entries))

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from promote.cli.render import lines, safe, view
+from promote.domain.audit import AuditReport
 from promote.domain.history import History
 from promote.domain.pins import PinResult, UnpinPlan, UnpinResult
 from promote.domain.prune import DELETE, Candidate, PrunePlan, PruneResult
@@ -190,3 +191,12 @@ def history(console: Console, report: History) -> None:
     for e in report.entries:
         table.add_row(e.stamp, e.kind, safe(e.summary))
     console.print(table)
+
+
+@view(AuditReport)
+def audit(console: Console, report: AuditReport) -> None:
+    """Each finding with its key, then the count."""
+    for finding in report.findings:
+        console.print(f"[bold red]{finding.problem}[/] {safe(finding.key)}: {safe(finding.detail)}")
+    verdict = "[bold green]clean[/]" if report.clean else f"{len(report.findings)} finding(s)"
+    console.print(f"audit: {report.records} record(s), {report.events} event(s): {verdict}")

@@ -68,6 +68,8 @@ def seed(console: Console, report: SeedReport) -> None:
         )
     console.print(f"  secret      {report.secret}")
     console.print(f"  bucket      {report.bucket}")
+    for alias, key_id in report.keys.items():
+        console.print(f"  key         {alias}  ({key_id})")
     console.print(f"created {len(report.created)}, kept {len(report.kept)} existing")
 
 

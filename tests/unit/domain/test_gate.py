@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from promote.domain.gate import GateResult, evaluate, wait_open
 from promote.domain.images import Image
 from promote.errors import PromoteError
 from tests.support.fakes import FakeClock, FakeImages, MemoryLedger, make_services
-from tests.support.scenes import write_record
+from tests.support.scenes import published, write_record
 
 UNTESTED, TESTED = "ami-0aaaaaaaaaaaaaaa1", "ami-0bbbbbbbbbbbbbbb2"
 
@@ -111,9 +112,10 @@ def test_the_gate_stops_waiting_at_once_for_a_revoked_image() -> None:
     assert not result.open and clock.slept == []
 
 
-def test_a_tested_copy_inherits_its_source_images_success() -> None:
+def test_a_tested_copy_inherits_its_source_images_success_through_a_signed_publish_record() -> None:
     ledger, clock = MemoryLedger(), FakeClock()
     key = write_record(ledger, clock, UNTESTED, "management-dev", "SUCCESS")
+    published(ledger, UNTESTED, TESTED)
     copy = image(TESTED, **{"promote:source-image": UNTESTED, "promote:stage": "tested"})
 
     result = gate(TESTED, "management-dev", [copy], ledger)
@@ -121,6 +123,48 @@ def test_a_tested_copy_inherits_its_source_images_success() -> None:
     assert result.open
     assert result.evidence_key == key
     assert "via its source image" in result.reason
+
+
+def test_a_copy_aws_says_was_copied_from_the_source_inherits_without_a_publish_record() -> None:
+    ledger, clock = MemoryLedger(), FakeClock()
+    write_record(ledger, clock, UNTESTED, "management-dev", "SUCCESS")
+    copy = replace(image(TESTED, **{"promote:stage": "tested"}), copied_from=UNTESTED)
+
+    assert gate(TESTED, "management-dev", [copy], ledger).open
+
+
+def test_a_tag_alone_never_lends_a_copy_its_sources_evidence() -> None:
+    ledger, clock = MemoryLedger(), FakeClock()
+    write_record(ledger, clock, UNTESTED, "management-dev", "SUCCESS")
+    laundered = image(TESTED, **{"promote:source-image": UNTESTED, "promote:stage": "tested"})
+
+    result = gate(TESTED, "management-dev", [laundered], ledger)
+
+    assert not result.open
+    assert "no signed publish record links them" in result.reason
+
+
+def test_a_publish_record_for_another_copy_links_nothing() -> None:
+    ledger, clock = MemoryLedger(), FakeClock()
+    write_record(ledger, clock, UNTESTED, "management-dev", "SUCCESS")
+    published(ledger, UNTESTED, "ami-0ccccccccccccccc3")
+    laundered = image(TESTED, **{"promote:source-image": UNTESTED, "promote:stage": "tested"})
+
+    assert not gate(TESTED, "management-dev", [laundered], ledger).open
+
+
+def test_a_forged_record_is_skipped_with_a_reason_naming_it() -> None:
+    ledger = MemoryLedger()
+    key = f"evidence/{UNTESTED}/management-dev/20991231T000000.000000Z-SUCCESS.json"
+    ledger.put_new(key, b"{}")
+    images_port = FakeImages(images={UNTESTED: image(UNTESTED)})
+    services, lines = make_services(images=images_port, ledger=ledger)
+
+    result = evaluate(services, UNTESTED, "management-dev")
+
+    assert not result.open
+    assert f"skipped {key}: not signed by alias/promote-evidence" in result.reason
+    assert any(line.startswith(f"warning: skipped {key}: not signed by") for line in lines)
 
 
 def test_a_newer_failure_is_reported_beside_the_success() -> None:

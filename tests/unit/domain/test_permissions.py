@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from promote.cli import cli
 from promote.config import Overrides, load
-from promote.domain.permissions import ACTIONS, policy
+from promote.domain.permissions import ACTIONS, Principals, policy, trust_policies
 from promote.errors import PromoteError
 
 
@@ -93,4 +93,41 @@ def test_the_cli_prints_a_policy_document() -> None:
         "EvidenceBucket",
         "EvidenceObjects",
         "Fleet",
+        "PublicKeys",
     }
+
+
+def test_only_validate_and_rollout_may_sign_with_the_evidence_key(tmp_path: Path) -> None:
+    config = load(Overrides(), {}, tmp_path)
+
+    validate = statement(policy(config, ["validate"]), "SignEvidence")
+    pin = statement(policy(config, ["pin"]), "SignEvents")
+
+    assert validate["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/promote-evidence"]}
+    }
+    assert pin["Condition"] == {
+        "ForAnyValue:StringEquals": {"kms:ResourceAliases": ["alias/promote-events"]}
+    }
+    sids = {s["Sid"] for s in policy(config, ["pin", "set-ids", "publish"])["Statement"]}
+    assert "SignEvidence" not in sids
+
+
+def test_the_bucket_and_key_policies_let_only_the_named_principals_write_and_sign(
+    tmp_path: Path,
+) -> None:
+    config = load(Overrides(), {}, tmp_path)
+    validator = "arn:aws:iam::123456789012:role/validator"
+    who = Principals(validator, ("arn:aws:iam::123456789012:role/promoter",))
+
+    found = trust_policies(config, who)
+
+    bucket = {s["Sid"]: s for s in found["bucket_policy"]["policy"]["Statement"]}
+    assert bucket["OnlyTheValidatorWritesEvidence"]["Condition"] == {
+        "StringNotLike": {"aws:PrincipalArn": [validator]}
+    }
+    assert bucket["NobodyDeletesTheLedger"]["Effect"] == "Deny"
+    assert "s3:DeleteObject*" in bucket["NobodyDeletesTheLedger"]["Action"]
+    evidence_key = found["key_policies"]["alias/promote-evidence"]["Statement"][-1]
+    assert evidence_key["Action"] == ["kms:Sign"] and evidence_key["Effect"] == "Deny"
+    assert evidence_key["Condition"]["StringNotLike"]["aws:PrincipalArn"] == [validator]

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from promote.domain import pins
+from promote.domain import events, pins
 from promote.errors import PromoteError
 from tests.support.fakes import (
     FakeClock,
@@ -36,7 +34,7 @@ def test_pin_records_the_pin_it_replaces() -> None:
     assert result.previous_pin == PIN
     assert secret_document(secrets)["_pins"]["management"]["owner"] == "alice"
     assert secret_document(secrets)["concourse_ami"] == NEW_TESTED
-    event = json.loads(ledger.get(ledger.keys("events/")[0]))
+    event = events.load(b)[0].document
     assert event["before"] == {"ami": PROD_AMI, "pin": PIN}
     assert event["after"]["pin"]["expires"] == "2026-12-31"
 

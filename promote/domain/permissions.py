@@ -49,6 +49,8 @@ ACTIONS: dict[str, tuple[str, ...]] = {
 }
 
 _ALWAYS_STAR = ("ec2:", "autoscaling:", "iam:")
+# S3 actions on the bucket itself (listing); every other s3: action is on its objects.
+_BUCKET_LEVEL = ("s3:ListBucket", "s3:ListBucketVersions")
 # The commands whose kms:Sign is on the evidence key (every other signer signs events).
 SIGNS_EVIDENCE = ("validate", "rollout")
 
@@ -88,10 +90,10 @@ def policy(config: Config, commands: list[str]) -> dict[str, Any]:
             )
 
     add("AmiIdsSecret", [a for a in actions if a.startswith("secretsmanager:")], [secret_arn])
-    add("EvidenceBucket", [a for a in actions if a == "s3:ListBucket"], [bucket_arn])
+    add("EvidenceBucket", [a for a in actions if a in _BUCKET_LEVEL], [bucket_arn])
     add(
         "EvidenceObjects",
-        [a for a in actions if a.startswith("s3:") and a != "s3:ListBucket"],
+        [a for a in actions if a.startswith("s3:") and a not in _BUCKET_LEVEL],
         [f"{bucket_arn}/*"],
     )
     add("Fleet", [a for a in actions if a.startswith(_ALWAYS_STAR)], ["*"])

@@ -119,6 +119,7 @@ class AppContext:
             event_verifier=self._verifier(event_key, config.event_public_key),
             user=self.user,
             deployer=CommandDeployer(self.environ),
+            secrets_at=cache(lambda place: (AwsSecrets(aws, place),) * 2),
             progress=self.output.progress,
             warn=self.output.warn,
         )

@@ -24,6 +24,7 @@ from promote.config.environments import (
     REGION,
     Environment,
     Stage,
+    check_secret_keys,
     environments,
     string_value,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ConfigReport",
     "Environment",
     "Overrides",
+    "SecretLocation",
     "Stage",
     "load",
 ]
@@ -120,6 +122,33 @@ class Config:
         """The region an environment's instances live in."""
         return env.region or self.region
 
+    def secret_of(self, env: Environment) -> SecretLocation:
+        """Where ENV's entry in the ami-ids secret lives."""
+        return SecretLocation(
+            env.secret_id or self.secret_id, env.secret_role_arn, env.secret_region or self.region
+        )
+
+    def secret_locations(self) -> list[SecretLocation]:
+        """Every distinct ami-ids secret the envs read, the top-level one first."""
+        found = [SecretLocation(self.secret_id, None, self.region)]
+        for env in self.envs.values():
+            if (place := self.secret_of(env)) not in found:
+                found.append(place)
+        return found
+
+    def envs_in(self, place: SecretLocation) -> list[Environment]:
+        """The envs whose entry lives in the secret at PLACE."""
+        return [env for env in self.envs.values() if self.secret_of(env) == place]
+
+
+@dataclass(frozen=True)
+class SecretLocation:
+    """One ami-ids secret: its id, the role that reaches it (None: the caller), its region."""
+
+    secret_id: str
+    role_arn: str | None
+    region: str
+
 
 @dataclass(frozen=True)
 class ConfigReport:
@@ -184,6 +213,7 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
         )
 
     envs = environments(raw["env"], path, file_label, sources)
+    check_secret_keys(envs, path or "config", values["secret_id"], values["region"])
     if values["test_env"] not in envs:
         raise usage_error(
             f"{path or 'config'}: test_env '{values['test_env']}' is not one of the [env.*] tables",

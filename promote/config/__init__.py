@@ -52,13 +52,15 @@ SCALAR_DEFAULTS: dict[str, str] = {
     "untested_name": "untested-dw-al2-concourse-ami",
     "tested_name": "dw-al2-concourse-ami",
     "test_env": "management-dev",
+    # results/<pipeline>.test, as existing pipelines read the test env's verdict
+    "results_pipeline": "concourse",
     "github_repo": "dwp/aws-concourse",
     "evidence_signing_key": "alias/promote-evidence",
     "event_signing_key": "alias/promote-events",
 }
 # Optional top-level keys: a pinned public key (PEM text, or a path to a PEM file) that
 # verifies records (evidence) or events instead of asking KMS for the signing key's.
-OPTIONAL_SCALARS = ("evidence_public_key", "event_public_key")
+OPTIONAL_SCALARS = ("evidence_public_key", "event_public_key", "results_git_repo")
 # Legacy records written before evidence was signed count only when this is true (a warning on
 # every use).
 BOOL_DEFAULTS: dict[str, bool] = {"allow_unsigned_evidence": False}
@@ -97,6 +99,9 @@ class Config:
     evidence_public_key: str | None = None
     event_public_key: str | None = None
     allow_unsigned_evidence: bool = False
+    # A git repository (URL or path) validate of test_env commits results/<pipeline>.test to
+    results_git_repo: str | None = None
+    results_pipeline: str = SCALAR_DEFAULTS["results_pipeline"]
     endpoint_url: str | None = None
     profile: str | None = None
     # Where the file and each value came from: shown by `promote config`, not part of the data.
@@ -240,6 +245,8 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
         evidence_public_key=optional.get("evidence_public_key"),
         event_public_key=optional.get("event_public_key"),
         allow_unsigned_evidence=bool(optional.get("allow_unsigned_evidence")),
+        results_git_repo=optional.get("results_git_repo"),
+        results_pipeline=values["results_pipeline"],
         endpoint_url=endpoint_url,
         profile=profile,
         path=path,

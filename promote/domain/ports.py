@@ -440,6 +440,14 @@ class Deployer(Protocol):
         ...
 
 
+class ResultsRepository(Protocol):
+    """The git repository existing pipelines read the test env's verdict from."""
+
+    def publish(self, path: str, content: str, message: str) -> str | None:
+        """Make PATH hold CONTENT (commit and push); the commit, or None when it already did."""
+        ...
+
+
 # --- Concourse and Packer ---
 
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         ImageCatalog,
         ImageUsage,
         LedgerStore,
+        ResultsRepository,
         SecretReader,
         SecretWriter,
         StatementSigner,
@@ -77,6 +78,7 @@ class Services:
     # The secret ports of an env's own ami-ids secret (in its account, through its role);
     # None: every env reads the top-level one (`secrets` / `writer`).
     secrets_at: Callable[[SecretLocation], tuple[SecretReader, SecretWriter]] | None = None
+    results: ResultsRepository | None = None  # results_git_repo, when configured
 
     def record(self, event: Event) -> str:
         """Sign EVENT, chain it to its subject's previous event and write it; its key."""

@@ -55,6 +55,8 @@ SCALAR_DEFAULTS: dict[str, str] = {
     # results/<pipeline>.test, as existing pipelines read the test env's verdict
     "results_pipeline": "concourse",
     "github_repo": "dwp/aws-concourse",
+    # The release's tag: {version}, {ami} and {semver} (the next patch of the newest semver tag)
+    "release_tag": "concourse-{version}-{ami}",
     "evidence_signing_key": "alias/promote-evidence",
     "event_signing_key": "alias/promote-events",
 }
@@ -102,6 +104,7 @@ class Config:
     # A git repository (URL or path) validate of test_env commits results/<pipeline>.test to
     results_git_repo: str | None = None
     results_pipeline: str = SCALAR_DEFAULTS["results_pipeline"]
+    release_tag: str = SCALAR_DEFAULTS["release_tag"]
     endpoint_url: str | None = None
     profile: str | None = None
     # Where the file and each value came from: shown by `promote config`, not part of the data.
@@ -247,6 +250,7 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
         allow_unsigned_evidence=bool(optional.get("allow_unsigned_evidence")),
         results_git_repo=optional.get("results_git_repo"),
         results_pipeline=values["results_pipeline"],
+        release_tag=values["release_tag"],
         endpoint_url=endpoint_url,
         profile=profile,
         path=path,

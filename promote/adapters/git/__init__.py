@@ -65,6 +65,14 @@ class Repository:
         tags.sort(key=lambda t: t.commit.committed_date, reverse=True)
         return [t.name for t in tags]
 
+    def tag_naming(self, text: str) -> str | None:
+        """An annotated tag whose message names TEXT (an AMI id), newest first, if any."""
+        for name in self.tags(""):
+            tag = self.repo.tags[name].tag
+            if tag is not None and text in str(tag.message):
+                return name
+        return None
+
     def has_tag(self, name: str) -> bool:
         """True when the tag exists."""
         return name in {t.name for t in self.repo.tags}

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from promote.adapters.aws.kms import KmsKey
     from promote.adapters.aws.session import Aws
     from promote.adapters.concourse import ConcourseAPI
-    from promote.adapters.git import Repository
+    from promote.adapters.git import Repository, ResultsRepository
     from promote.adapters.github import GitHubRepo
     from promote.adapters.packer import PackerCli
     from promote.domain.services import Services
@@ -119,6 +119,8 @@ class AppContext:
             event_verifier=self._verifier(event_key, config.event_public_key),
             user=self.user,
             deployer=CommandDeployer(self.environ),
+            secrets_at=cache(lambda place: (AwsSecrets(aws, place),) * 2),
+            results=self._results(),
             progress=self.output.progress,
             warn=self.output.warn,
         )
@@ -131,6 +133,14 @@ class AppContext:
             return EnvelopeVerifier(key.name, key.public_pem)
         base = self.config.path.parent if self.config.path else self.cwd
         return EnvelopeVerifier(key.name, pinned_pem(pinned, base))
+
+    def _results(self) -> ResultsRepository | None:
+        """The results repository validate of test_env commits to, when one is configured."""
+        if not self.config.results_git_repo:
+            return None
+        from promote.adapters.git import ResultsRepository
+
+        return ResultsRepository(self.config.results_git_repo)
 
     def this_instance(self) -> str | None:
         """The EC2 instance promote runs on, if any (IMDSv2)."""

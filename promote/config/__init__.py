@@ -24,6 +24,7 @@ from promote.config.environments import (
     REGION,
     Environment,
     Stage,
+    check_secret_keys,
     environments,
     string_value,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ConfigReport",
     "Environment",
     "Overrides",
+    "SecretLocation",
     "Stage",
     "load",
 ]
@@ -50,13 +52,17 @@ SCALAR_DEFAULTS: dict[str, str] = {
     "untested_name": "untested-dw-al2-concourse-ami",
     "tested_name": "dw-al2-concourse-ami",
     "test_env": "management-dev",
+    # results/<pipeline>.test, as existing pipelines read the test env's verdict
+    "results_pipeline": "concourse",
     "github_repo": "dwp/aws-concourse",
+    # The release's tag: {version}, {ami} and {semver} (the next patch of the newest semver tag)
+    "release_tag": "concourse-{version}-{ami}",
     "evidence_signing_key": "alias/promote-evidence",
     "event_signing_key": "alias/promote-events",
 }
 # Optional top-level keys: a pinned public key (PEM text, or a path to a PEM file) that
 # verifies records (evidence) or events instead of asking KMS for the signing key's.
-OPTIONAL_SCALARS = ("evidence_public_key", "event_public_key")
+OPTIONAL_SCALARS = ("evidence_public_key", "event_public_key", "results_git_repo")
 # Legacy records written before evidence was signed count only when this is true (a warning on
 # every use).
 BOOL_DEFAULTS: dict[str, bool] = {"allow_unsigned_evidence": False}
@@ -95,6 +101,10 @@ class Config:
     evidence_public_key: str | None = None
     event_public_key: str | None = None
     allow_unsigned_evidence: bool = False
+    # A git repository (URL or path) validate of test_env commits results/<pipeline>.test to
+    results_git_repo: str | None = None
+    results_pipeline: str = SCALAR_DEFAULTS["results_pipeline"]
+    release_tag: str = SCALAR_DEFAULTS["release_tag"]
     endpoint_url: str | None = None
     profile: str | None = None
     # Where the file and each value came from: shown by `promote config`, not part of the data.
@@ -119,6 +129,33 @@ class Config:
     def env_region(self, env: Environment) -> str:
         """The region an environment's instances live in."""
         return env.region or self.region
+
+    def secret_of(self, env: Environment) -> SecretLocation:
+        """Where ENV's entry in the ami-ids secret lives."""
+        return SecretLocation(
+            env.secret_id or self.secret_id, env.secret_role_arn, env.secret_region or self.region
+        )
+
+    def secret_locations(self) -> list[SecretLocation]:
+        """Every distinct ami-ids secret the envs read, the top-level one first."""
+        found = [SecretLocation(self.secret_id, None, self.region)]
+        for env in self.envs.values():
+            if (place := self.secret_of(env)) not in found:
+                found.append(place)
+        return found
+
+    def envs_in(self, place: SecretLocation) -> list[Environment]:
+        """The envs whose entry lives in the secret at PLACE."""
+        return [env for env in self.envs.values() if self.secret_of(env) == place]
+
+
+@dataclass(frozen=True)
+class SecretLocation:
+    """One ami-ids secret: its id, the role that reaches it (None: the caller), its region."""
+
+    secret_id: str
+    role_arn: str | None
+    region: str
 
 
 @dataclass(frozen=True)
@@ -184,6 +221,7 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
         )
 
     envs = environments(raw["env"], path, file_label, sources)
+    check_secret_keys(envs, path or "config", values["secret_id"], values["region"])
     if values["test_env"] not in envs:
         raise usage_error(
             f"{path or 'config'}: test_env '{values['test_env']}' is not one of the [env.*] tables",
@@ -210,6 +248,9 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
         evidence_public_key=optional.get("evidence_public_key"),
         event_public_key=optional.get("event_public_key"),
         allow_unsigned_evidence=bool(optional.get("allow_unsigned_evidence")),
+        results_git_repo=optional.get("results_git_repo"),
+        results_pipeline=values["results_pipeline"],
+        release_tag=values["release_tag"],
         endpoint_url=endpoint_url,
         profile=profile,
         path=path,

@@ -20,6 +20,9 @@ ENV_KEYS_OPTIONAL = (
     "deploy_command",
     "deploy_dir",
     "drift_command",
+    "secret_id",
+    "secret_role_arn",
+    "secret_region",
 )
 DEPLOYERS = ("promote", "terraform")
 
@@ -46,6 +49,11 @@ class Environment:
     deploy_command: tuple[str, ...] = ()
     deploy_dir: str | None = None
     drift_command: tuple[str, ...] = ()
+    # The ami-ids secret this env's Terraform reads (default: the top-level secret_id in the
+    # tooling account): its id, the role in its account that reaches it, its region.
+    secret_id: str | None = None
+    secret_role_arn: str | None = None
+    secret_region: str | None = None
 
 
 def string_value(value: Any, key: str, path: Path | None) -> str:
@@ -64,7 +72,6 @@ def environments(
     if not isinstance(tables, dict) or not tables:
         raise usage_error(f"{where}: 'env' must hold at least one [env.NAME] table")
     envs: dict[str, Environment] = {}
-    secret_keys: dict[str, str] = {}
     for name, table in tables.items():
         if not _ENV_NAME.fullmatch(name):
             raise usage_error(f"{where}: env name '{name}' is not a valid name")
@@ -83,14 +90,7 @@ def environments(
                     f"every [env.NAME] needs {', '.join(ENV_KEYS_REQUIRED)}",
                 )
         env = _environment(name, table, where)
-        env = replace(env, **_deployer(name, table, where, path))
-        if env.secret_key in secret_keys:
-            raise usage_error(
-                f"{where}: env.{name}.secret_key '{env.secret_key}' is also used by "
-                f"env.{secret_keys[env.secret_key]}",
-                "each environment needs its own key in the ami-ids secret",
-            )
-        secret_keys[env.secret_key] = name
+        env = replace(env, **_deployer(name, table, where, path), **_secret(name, table, where))
         envs[name] = env
         for key in table:
             sources[f"env.{name}.{key}"] = file_label
@@ -139,6 +139,46 @@ def _environment(name: str, table: Mapping[str, Any], where: Path | str) -> Envi
         role_arn=role_arn,
         region=region,
     )
+
+
+def _secret(name: str, table: Mapping[str, Any], where: Path | str) -> dict[str, Any]:
+    """The env's own ami-ids secret: its id, the role that reaches it, its region."""
+    out: dict[str, Any] = {}
+    if "secret_id" in table:
+        out["secret_id"] = string_value(table["secret_id"], f"env.{name}.secret_id", None)
+    role = table.get("secret_role_arn")
+    if role is not None:
+        if not isinstance(role, str) or not _ROLE_ARN.fullmatch(role):
+            raise usage_error(
+                f"{where}: 'env.{name}.secret_role_arn' is not an IAM role ARN: {role!r}",
+                'write it as secret_role_arn = "arn:aws:iam::123456789012:role/NAME"',
+            )
+        out["secret_role_arn"] = role
+    region = table.get("secret_region")
+    if region is not None:
+        if not isinstance(region, str) or not REGION.fullmatch(region):
+            raise usage_error(
+                f"{where}: 'env.{name}.secret_region' is not an AWS region: {region!r}"
+            )
+        out["secret_region"] = region
+    return out
+
+
+def check_secret_keys(
+    envs: Mapping[str, Environment], where: Path | str, default: str, region: str
+) -> None:
+    """Two envs that read one secret need keys of their own in it (exit 2 otherwise)."""
+    seen: dict[tuple[str, str | None, str, str], str] = {}
+    for name, env in envs.items():
+        place = (env.secret_id or default, env.secret_role_arn, env.secret_region or region)
+        slot = (*place, env.secret_key)
+        if slot in seen:
+            raise usage_error(
+                f"{where}: env.{name}.secret_key '{env.secret_key}' is also used by "
+                f"env.{seen[slot]} in secret {place[0]}",
+                "each environment needs its own key in the ami-ids secret it reads",
+            )
+        seen[slot] = name
 
 
 def _argv(value: Any, key: str, where: Path | str) -> tuple[str, ...]:

@@ -87,8 +87,9 @@ def statement(record: dict[str, Any], at: datetime, detail: dict[str, str]) -> d
 
 
 def write(services: Services, validation: Validation, record: dict[str, Any]) -> str:
-    """Sign and store the record of VALIDATION (its detail first), update the compatibility
-    file; the record's key."""
+    """Sign and store the record of VALIDATION (its detail first), and, for the test env
+    only, update the compatibility file (existing consumers read it as the test env's
+    verdict); the record's key."""
     store = services.ledger
     ami, env = validation.expected_ami, validation.env
     prefix = f"evidence/{ami}/{env}/"
@@ -109,7 +110,8 @@ def write(services: Services, validation: Validation, record: dict[str, Any]) ->
         services.clock,
         f"a new evidence record for {ami} in {env}",
     )
-    store.put(ledger.COMPAT_KEY, f"{ami} {validation.result}\n".encode())
+    if env == services.config.test_env:
+        store.put(ledger.COMPAT_KEY, f"{ami} {validation.result}\n".encode())
     return key
 
 

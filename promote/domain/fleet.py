@@ -350,4 +350,11 @@ def check(
         result, services.actor(), services.tool_version, config.env_region(env)
     )
     key = evidence.write(services, result, record)
+    if services.results is not None and env.name == config.test_env:
+        # The compatibility file as existing consumers read it: from git, the test env only.
+        services.results.publish(
+            f"results/{config.results_pipeline}.test",
+            f"{expected} {result.result}\n",
+            f"{env.name}: {expected} {result.result} (evidence {key})",
+        )
     return ValidateResult(result, record, key, len(previous))

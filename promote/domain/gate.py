@@ -61,8 +61,10 @@ def sources_of(services: Services, image: Image) -> tuple[list[str], str | None]
     )
 
 
-def evaluate(services: Services, ami: str, env: str) -> GateResult:
-    """Open the gate for AMI in ENV only with believed SUCCESS evidence and no revocation."""
+def evaluate(services: Services, ami: str, env: str, latest: bool = False) -> GateResult:
+    """Open the gate for AMI in ENV only with believed SUCCESS evidence and no revocation;
+    with LATEST, only when the newest believed record is a SUCCESS (the verdict as existing
+    consumers read it)."""
     store = services.ledger
     image = require_image(services.images, ami, services.config.region)
     if image.revoked:
@@ -91,6 +93,17 @@ def evaluate(services: Services, ami: str, env: str) -> GateResult:
     ref = chosen.ref
     newer = [r for r in refs if r.result == "FAILED" and r.stamp > ref.stamp]
     newer_failures = [r.key for r in newer if evidence.read(services, r, full=False)]
+    if latest and newer_failures:
+        return GateResult(
+            ami,
+            env,
+            False,
+            f"the newest verified record of {ami} in {env} is FAILED ({newer_failures[0]}); "
+            "--latest wants the newest to be SUCCESS",
+            image,
+            newer_failures=newer_failures,
+            skipped=skipped,
+        )
     via = f" (via its source image {ref.ami})" if ref.ami != ami else ""
     unsigned = "" if chosen.signed else " (unsigned legacy record)"
     return GateResult(

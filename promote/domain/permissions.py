@@ -78,9 +78,12 @@ def actions_for(commands: list[str]) -> list[str]:
 def policy(config: Config, commands: list[str]) -> dict[str, Any]:
     """An IAM policy document granting exactly what COMMANDS need, scoped where AWS allows."""
     actions = actions_for(commands)
-    secret_arn = f"arn:aws:secretsmanager:{config.region}:*:secret:{config.secret_id}-*"
+    places = config.secret_locations()
+    # Secrets the caller reaches itself; an env's secret behind a role is the role's to grant.
+    secret_arns = [secret_arn(p.region, "*", p.secret_id) for p in places if not p.role_arn]
     bucket_arn = f"arn:aws:s3:::{config.evidence_bucket}"
     roles = sorted({env.role_arn for env in config.envs.values() if env.role_arn})
+    secret_roles = sorted({p.role_arn for p in places if p.role_arn})
     statements: list[dict[str, Any]] = []
 
     def add(sid: str, chosen: list[str], resources: list[str]) -> None:
@@ -89,7 +92,7 @@ def policy(config: Config, commands: list[str]) -> dict[str, Any]:
                 {"Sid": sid, "Effect": "Allow", "Action": chosen, "Resource": resources}
             )
 
-    add("AmiIdsSecret", [a for a in actions if a.startswith("secretsmanager:")], [secret_arn])
+    add("AmiIdsSecret", [a for a in actions if a.startswith("secretsmanager:")], secret_arns)
     add("EvidenceBucket", [a for a in actions if a in _BUCKET_LEVEL], [bucket_arn])
     add(
         "EvidenceObjects",
@@ -108,6 +111,47 @@ def policy(config: Config, commands: list[str]) -> dict[str, Any]:
         keys = [config.evidence_signing_key, config.event_signing_key]
         statements.append(key_statement("PublicKeys", ["kms:GetPublicKey"], keys, config.region))
     add("EnvRoles", [a for a in actions if a == "sts:AssumeRole"], roles)
+    # An env's own secret is reached through its secret_role_arn by whoever reads the secret.
+    reads_secret = any(a.startswith("secretsmanager:") for a in actions)
+    add("SecretRoles", ["sts:AssumeRole"] if reads_secret else [], secret_roles)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def secret_arn(region: str, account: str, secret_id: str) -> str:
+    """A secret's ARN pattern: Secrets Manager appends six random characters to the name."""
+    return f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_id}-??????"
+
+
+def role_policy(config: Config, commands: list[str], role_arn: str) -> dict[str, Any]:
+    """What ROLE_ARN (an env's role_arn or secret_role_arn, in that env's account) needs for
+    COMMANDS: the fleet's actions for an env role, its secret's for a secret role."""
+    actions = actions_for(commands)
+    account = role_arn.split(":")[4]
+    statements: list[dict[str, Any]] = []
+    if any(env.role_arn == role_arn for env in config.envs.values()):
+        fleet = [a for a in actions if a.startswith(_ALWAYS_STAR)]
+        if fleet:
+            statements.append(
+                {"Sid": "Fleet", "Effect": "Allow", "Action": fleet, "Resource": ["*"]}
+            )
+    secrets = [
+        secret_arn(p.region, account, p.secret_id)
+        for p in config.secret_locations()
+        if p.role_arn == role_arn
+    ]
+    chosen = [a for a in actions if a.startswith("secretsmanager:")]
+    if secrets and chosen:
+        statements.append(
+            {"Sid": "AmiIdsSecret", "Effect": "Allow", "Action": chosen, "Resource": secrets}
+        )
+    known = {e.role_arn for e in config.envs.values()} | {
+        p.role_arn for p in config.secret_locations()
+    }
+    if role_arn not in known:
+        raise usage_error(
+            f"{role_arn} is neither an env's role_arn nor its secret_role_arn in {config.origin}",
+            "name a role the config names, or leave --role out for the caller's own policy",
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 

@@ -106,11 +106,11 @@ def pin(
     if expiry and Pin(None, "", "", "", expiry).overdue(now):
         services.warn(f"--expires {expiry} is already in the past; the pin holds anyway")
     env = services.config.environment(env_name)
-    current = services.read_ids()
+    current = services.read_ids(where=env)
     target = check_ami_id(ami) if ami else current.ami_for(env)
     if target is None:
         raise usage_error(
-            f"secret {services.config.secret_id} sets no AMI for {env.name}",
+            f"secret {current.secret_id} sets no AMI for {env.name}",
             f"pass --ami to pin {env.name} to an AMI",
         )
     image = require_image(services.images, target, services.config.region)
@@ -151,8 +151,9 @@ def pin(
             before={"ami": result.ami_before, "pin": result.previous_pin},
             after={"ami": target, "pin": result.pin},
             reason=why,
-            extra={"secret_version_id": update.version_id},
+            extra={"secret_id": update.before.secret_id, "secret_version_id": update.version_id},
         ),
+        where=env,
     )
     if committed:
         result.changed = True
@@ -210,7 +211,7 @@ def plan_unpin(services: Services, env_name: str, reason: str) -> UnpinPlan:
     """What unpinning ENV would do; writes nothing."""
     why = require_reason(reason)
     env = services.config.environment(env_name)
-    current = services.read_ids()
+    current = services.read_ids(where=env)
     existing = current.pin_for(env)
     before = current.ami_for(env)
     if existing is None:
@@ -269,8 +270,13 @@ def execute_unpin(unpin_plan: UnpinPlan, services: Services) -> UnpinResult:
             before={"ami": result.ami_before, "pin": result.pin},
             after={"ami": move_to or result.ami_before, "pin": None},
             reason=unpin_plan.reason,
-            extra={"secret_version_id": update.version_id, "evidence_key": result.evidence_key},
+            extra={
+                "secret_id": update.before.secret_id,
+                "secret_version_id": update.version_id,
+                "evidence_key": result.evidence_key,
+            },
         ),
+        where=env,
     )
     result.applied = True
     if committed:

@@ -379,6 +379,14 @@ class GitHub(Protocol):
         """Trigger a workflow_dispatch run."""
         ...
 
+    def tags(self, prefix: str) -> list[str]:
+        """The tags of the repository's releases starting with PREFIX."""
+        ...
+
+    def tag_naming(self, text: str) -> str | None:
+        """The tag of a release whose title names TEXT (an AMI id), if any."""
+        ...
+
 
 class LocalRepository(Protocol):
     """A git work tree: the changelog, and the local release backend."""
@@ -395,6 +403,14 @@ class LocalRepository(Protocol):
 
     def has_tag(self, name: str) -> bool:
         """Does the tag exist?"""
+        ...
+
+    def tags(self, prefix: str) -> list[str]:
+        """Tags starting with PREFIX, newest commit first."""
+        ...
+
+    def tag_naming(self, text: str) -> str | None:
+        """An annotated tag whose message names TEXT (an AMI id), if any."""
         ...
 
     def previous_tag(self, prefix: str, excluding: str) -> str | None:
@@ -437,6 +453,14 @@ class Deployer(Protocol):
     ) -> CommandRun:
         """Run ARGV in CWD with ENV added to promote's own environment; never raises on a
         non-zero exit (the caller decides what it means)."""
+        ...
+
+
+class ResultsRepository(Protocol):
+    """The git repository existing pipelines read the test env's verdict from."""
+
+    def publish(self, path: str, content: str, message: str) -> str | None:
+        """Make PATH hold CONTENT (commit and push); the commit, or None when it already did."""
         ...
 
 

@@ -94,9 +94,11 @@ class Candidate:
         return self.image.snapshot_ids
 
 
-def secret_references(history: SecretReader, secret_id: str) -> dict[str, list[str]]:
-    """AMI id -> which secret versions name it (AWSCURRENT, AWSPREVIOUS)."""
-    found: dict[str, list[str]] = {}
+def secret_references(
+    history: SecretReader, secret_id: str, found: dict[str, list[str]] | None = None
+) -> dict[str, list[str]]:
+    """AMI id -> which versions of the secret name it (AWSCURRENT, AWSPREVIOUS), added to FOUND."""
+    found = {} if found is None else found
     for stage in ("AWSCURRENT", "AWSPREVIOUS"):
         version = history.version(secret_id, stage)
         if version is None:
@@ -104,7 +106,7 @@ def secret_references(history: SecretReader, secret_id: str) -> dict[str, list[s
         raw = version.value
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
         for ami in sorted(set(AMI_IDS.findall(text))):
-            found.setdefault(ami, []).append(f"named in the ami-ids secret ({stage})")
+            found.setdefault(ami, []).append(f"named in the ami-ids secret {secret_id} ({stage})")
     return found
 
 
@@ -193,7 +195,10 @@ def plan(
             shown = where if len(where) <= 3 else [*where[:3], f"and {len(where) - 3} more"]
             protected.setdefault(ami, []).append(label.format(", ".join(shown)))
 
-    for ami, where in secret_references(services.secrets, config.secret_id).items():
+    named: dict[str, list[str]] = {}
+    for place in config.secret_locations():  # every ami-ids secret any env reads
+        secret_references(services.history_of(place), place.secret_id, named)
+    for ami, where in named.items():
         protected.setdefault(ami, []).extend(where)
     protect(services.usage.instance_images(envs), "used by instance(s) {}")
     protect(services.usage.launch_template_images(envs), "in {}")

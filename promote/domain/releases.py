@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from promote.domain import release_tags
 from promote.domain.gate import GateResult, evaluate
 from promote.domain.images import TAG_CONCOURSE_VERSION, TAG_GIT_SHA, Image, require_image
 from promote.domain.ledger import Event
@@ -78,8 +79,10 @@ def draft(
     previous_tag: str | None,
     prerelease: bool,
     manifest: Path | None,
+    tag: str | None = None,
 ) -> ReleaseDraft:
-    """The release for IMAGE; refused when it is revoked or, unless a prerelease, unproven."""
+    """The release for IMAGE (tagged TAG, default `concourse-<version>-<ami>`); refused when
+    it is revoked or, unless a prerelease, unproven."""
     if image.revoked:
         raise check_failed(f"{image.image_id} is revoked: {image.revoked}", "release another image")
     untested = source if image.stage == "tested" else image
@@ -120,7 +123,7 @@ def draft(
         lines.append(f"- no commits since {previous_tag or 'the first commit'}")
     title = f"Concourse {version} AMI {image.image_id}" + (" (prerelease)" if prerelease else "")
     return ReleaseDraft(
-        tag=release_tag(image),
+        tag=tag or release_tag(image),
         title=title,
         body="\n".join(lines) + "\n",
         prerelease=prerelease,
@@ -162,14 +165,24 @@ def prepare(
     local: LocalRepository,
     prerelease: bool,
     manifest: Path | None,
+    hub: GitHub | None = None,
 ) -> ReleaseDraft:
-    """The release for AMI, with the changelog since the previous release; writes nothing."""
+    """The release for AMI, tagged by the release_tag template, with the changelog since the
+    previous release; writes nothing."""
     config = services.config
+    template = release_tags.check(config.release_tag)
     image = require_image(services.images, ami, config.region)
     source = services.images.image(image.source_image) if image.source_image else None
     gate = evaluate(services, ami, config.test_env)
-    tag = release_tag(image)
-    previous = local.previous_tag(TAG_PREFIX, excluding=tag)
+    existing: str | None = None
+    tags: list[str] = []
+    if "{semver}" in template:  # the tag does not name the AMI: find the one already made
+        where = hub if hub is not None else local
+        existing = where.tag_naming(image.image_id)
+        tags = where.tags(release_tags.prefix_of(template))
+    version = image.tags.get(TAG_CONCOURSE_VERSION, "unknown")
+    tag = release_tags.tag_for(template, version, image.image_id, existing, tags)
+    previous = local.previous_tag(release_tags.prefix_of(template), excluding=tag)
     if manifest is None and (local.root / "packer" / "manifest.json").is_file():
         manifest = local.root / "packer" / "manifest.json"
     return draft(
@@ -182,6 +195,7 @@ def prepare(
         previous,
         prerelease,
         manifest,
+        tag,
     )
 
 

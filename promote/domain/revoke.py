@@ -61,8 +61,11 @@ def revoke(services: Services, ami: str, reason: str) -> RevokeResult:
     """Tag AMI revoked, deprecate it where possible, record an event (idempotent)."""
     why = require_reason(reason)
     image = require_image(services.images, check_ami_id(ami), services.config.region)
-    current = services.read_ids()
-    still_set = [env.name for env in services.config.envs.values() if current.ami_for(env) == ami]
+    still_set = [
+        env.name
+        for env in services.config.envs.values()
+        if services.read_ids(check=False, where=env).ami_for(env) == ami
+    ]
     if image.revoked:
         return RevokeResult(
             ami,

@@ -20,7 +20,7 @@ from promote.errors import not_found
 
 if TYPE_CHECKING:
     from promote.clock import Clock
-    from promote.config import Config, Environment
+    from promote.config import Config, Environment, SecretLocation
     from promote.domain.ami_ids import AmiIds, Update
     from promote.domain.ports import (
         Deployer,
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         ImageCatalog,
         ImageUsage,
         LedgerStore,
+        ResultsRepository,
         SecretReader,
         SecretWriter,
         StatementSigner,
@@ -74,6 +75,10 @@ class Services:
     warn: Callable[[str], None] = lambda line: None
     skips: dict[str, str] = field(default_factory=dict)  # key -> why it was not believed
     said: set[str] = field(default_factory=set)
+    # The secret ports of an env's own ami-ids secret (in its account, through its role);
+    # None: every env reads the top-level one (`secrets` / `writer`).
+    secrets_at: Callable[[SecretLocation], tuple[SecretReader, SecretWriter]] | None = None
+    results: ResultsRepository | None = None  # results_git_repo, when configured
 
     def record(self, event: Event) -> str:
         """Sign EVENT, chain it to its subject's previous event and write it; its key."""
@@ -95,43 +100,79 @@ class Services:
             self.said.add(line)
             self.warn(line)
 
-    def _env_keys(self) -> list[str]:
-        return [e.secret_key for e in self.config.envs.values()]
+    def _place(self, where: Environment | SecretLocation | None) -> SecretLocation:
+        """The secret an env reads (None: the top-level one)."""
+        from promote.config import SecretLocation
 
-    def update(self, change: ami_ids.Change) -> Update:
-        """A compare-and-swap update of the ami-ids secret."""
+        if where is None:
+            return SecretLocation(self.config.secret_id, None, self.config.region)
+        if isinstance(where, SecretLocation):
+            return where
+        return self.config.secret_of(where)
+
+    def _ports(self, place: SecretLocation) -> tuple[SecretReader, SecretWriter]:
+        default = self._place(None)
+        if self.secrets_at is None or place == default:
+            return self.secrets, self.writer
+        return self.secrets_at(place)
+
+    def _env_keys(self, place: SecretLocation) -> list[str]:
+        return [e.secret_key for e in self.config.envs_in(place)]
+
+    def update(
+        self, change: ami_ids.Change, where: Environment | SecretLocation | None = None
+    ) -> Update:
+        """A compare-and-swap update of the ami-ids secret WHERE (an env's, default the
+        top-level one)."""
+        place = self._place(where)
+        reader, writer = self._ports(place)
         return ami_ids.update(
-            self.secrets,
-            self.writer,
-            self.config.secret_id,
+            reader,
+            writer,
+            place.secret_id,
             change,
-            env_keys=self._env_keys(),
+            env_keys=self._env_keys(place),
             progress=self.progress,
             pause=self.clock.sleep,
         )
 
-    def commit(self, change: ami_ids.Change, event: Callable[[Update], Event]) -> Committed | None:
-        """CHANGE the secret (compare-and-swap), then record EVENT(update); None when nothing
-        needed writing."""
+    def commit(
+        self,
+        change: ami_ids.Change,
+        event: Callable[[Update], Event],
+        where: Environment | SecretLocation | None = None,
+    ) -> Committed | None:
+        """CHANGE the secret WHERE (compare-and-swap), then record EVENT(update); None when
+        nothing needed writing."""
         self.event_signer.ready()
-        update = self.update(change)
+        update = self.update(change, where)
         if not update.changed:
             return None
         return Committed(update, self.record(event(update)))
 
-    def read_ids(self, check: bool = True) -> AmiIds:
-        """The current secret; with CHECK, a malformed one is exit 2 before anything else."""
-        current = ami_ids.read(self.secrets, self.config.secret_id)
+    def read_ids(
+        self, check: bool = True, where: Environment | SecretLocation | None = None
+    ) -> AmiIds:
+        """The current secret WHERE (an env's, default the top-level one); with CHECK, a
+        malformed one is exit 2 before anything else."""
+        place = self._place(where)
+        reader, _ = self._ports(place)
+        current = ami_ids.read(reader, place.secret_id)
         if check:
-            ami_ids.check_document(current, self._env_keys())
+            ami_ids.check_document(current, self._env_keys(place))
         return current
 
+    def history_of(self, place: SecretLocation) -> SecretReader:
+        """The reader of the secret at PLACE (for its staged versions)."""
+        return self._ports(place)[0]
+
     def expected_ami(self, env: Environment) -> str:
-        """The AMI the secret sets for ENV; not found (exit 4) when it sets none."""
-        ami = self.read_ids(check=False).ami_for(env)
+        """The AMI ENV's secret sets for it; not found (exit 4) when it sets none."""
+        current = self.read_ids(check=False, where=env)
+        ami = current.ami_for(env)
         if ami is None:
             raise not_found(
-                f"secret {self.config.secret_id} has no '{env.secret_key}' for {env.name}",
+                f"secret {current.secret_id} has no '{env.secret_key}' for {env.name}",
                 "pass --ami, or set it with `promote set-ids`",
             )
         return ami

@@ -21,8 +21,8 @@ from promote.domain.results import HIDDEN, renamed
 from promote.domain.services import Services
 
 if TYPE_CHECKING:
-    from promote.config import Environment
-    from promote.domain.ami_ids import AmiIds
+    from promote.config import Environment, SecretLocation
+    from promote.domain.ami_ids import AmiIds, Update
 
 AWS_ACTIONS = {
     "set-ids": (
@@ -92,14 +92,15 @@ class SetIdsResult:
 
 
 def _changes(
-    services: Services, plan: SetIdsPlan, current: AmiIds
+    services: Services, plan: SetIdsPlan, current: AmiIds, envs: Sequence[Environment]
 ) -> tuple[dict[str, Any], dict[str, dict[str, str | None]], list[str]]:
-    """The new document, the changes and the envs already on the AMI; a pinned env refuses."""
+    """The new document, the changes and the envs already on the AMI, for ENVS (the envs of
+    PLAN that read CURRENT's secret); a pinned env refuses."""
     now = services.clock.now()
     document = dict(current.document)
     changes: dict[str, dict[str, str | None]] = {}
     unchanged: list[str] = []
-    for env in plan.envs:
+    for env in envs:
         before = current.ami_for(env)
         if before == plan.ami:
             unchanged.append(env.name)
@@ -121,7 +122,11 @@ def plan(services: Services, ami: str, env_names: Sequence[str]) -> SetIdsPlan:
         gate = check_allowed(services, image, env)
         if gate and gate.evidence_key:
             result.evidence_key = gate.evidence_key
-    _, result.changes, result.unchanged = _changes(services, result, services.read_ids())
+    for place, here in by_secret(services, envs).items():
+        current = services.read_ids(where=place)
+        _, changes, unchanged = _changes(services, result, current, here)
+        result.changes.update(changes)
+        result.unchanged.extend(unchanged)
     changing = [e for e in envs if e.name in result.changes]
     result.shared = share_with_envs(services, image.image_id, changing, apply=False)
     return result
@@ -137,28 +142,56 @@ def execute(set_plan: SetIdsPlan, services: Services) -> SetIdsResult:
         return result
     services.ready_to_record(set_plan.ami)  # before the first write
     result.shared = share_with_envs(services, set_plan.ami, changing)
+    result.changes = {}
+    found_unchanged: list[str] = []
+    for place, here in by_secret(services, changing).items():
+        # One compare-and-swap write (and one event) per secret the envs read.
+        written: dict[str, dict[str, str | None]] = {}
+        settled: list[str] = []
 
-    def change(current: AmiIds) -> dict[str, Any] | None:
-        document, result.changes, result.unchanged = _changes(services, set_plan, current)
-        return document if result.changes else None
+        def change(
+            current: AmiIds,
+            here: Sequence[Environment] = here,
+            written: dict[str, dict[str, str | None]] = written,
+            settled: list[str] = settled,
+        ) -> dict[str, Any] | None:
+            document, changes, unchanged = _changes(services, set_plan, current, here)
+            written.clear()
+            written.update(changes)
+            settled[:] = unchanged  # set meanwhile by someone else: nothing to write for them
+            return document if changes else None
 
-    committed = services.commit(
-        change,
-        lambda update: Event(
-            kind="set-ids",
-            subject=set_plan.ami,
-            ami=set_plan.ami,
-            envs=tuple(result.changes),
-            before={env: c["before"] for env, c in result.changes.items()},
-            after={env: c["after"] for env, c in result.changes.items()},
-            extra={
-                "secret_version_id": update.version_id,
-                "previous_version_id": update.before.version_id,
-                "evidence_key": result.evidence_key,
-                "shared_with": result.shared,
-            },
-        ),
-    )
-    if committed:
-        result.version_id, result.event_key = committed.version_id, committed.event_key
+        def event_of(update: Update, written: dict[str, dict[str, str | None]] = written) -> Event:
+            return Event(
+                kind="set-ids",
+                subject=set_plan.ami,
+                ami=set_plan.ami,
+                envs=tuple(written),
+                before={env: c["before"] for env, c in written.items()},
+                after={env: c["after"] for env, c in written.items()},
+                extra={
+                    "secret_id": update.before.secret_id,
+                    "secret_version_id": update.version_id,
+                    "previous_version_id": update.before.version_id,
+                    "evidence_key": result.evidence_key,
+                    "shared_with": result.shared,
+                },
+            )
+
+        committed = services.commit(change, event_of, where=place)
+        result.changes.update(written)
+        found_unchanged.extend(settled)
+        if committed:
+            result.version_id, result.event_key = committed.version_id, committed.event_key
+    result.unchanged = [*dict.fromkeys(set_plan.unchanged + found_unchanged)]
     return result
+
+
+def by_secret(
+    services: Services, envs: Sequence[Environment]
+) -> dict[SecretLocation, list[Environment]]:
+    """ENVS grouped by the ami-ids secret each reads, in order."""
+    groups: dict[SecretLocation, list[Environment]] = {}
+    for env in envs:
+        groups.setdefault(services.config.secret_of(env), []).append(env)
+    return groups

@@ -96,8 +96,13 @@ def status(services: Services, env_name: str | None = None) -> StatusReport:
     """Status of ENV_NAME (default: every env), with warnings for revoked images and old pins."""
     config = services.config
     envs = [config.environment(env_name)] if env_name else list(config.envs.values())
-    ids = services.read_ids(check=False)
-    rows = [env_status(env, ids, services) for env in envs]
+    read: dict[object, AmiIds] = {}  # one read per secret the envs use
+    rows = []
+    for env in envs:
+        place = config.secret_of(env)
+        if place not in read:
+            read[place] = services.read_ids(check=False, where=place)
+        rows.append(env_status(env, read[place], services))
     warnings = revoked_warnings(rows, services.images)
     warnings.extend(
         f"the pin on {row.env} expired {row.pin.expires} and still holds"

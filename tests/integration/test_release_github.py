@@ -149,3 +149,21 @@ def test_dispatch_without_a_token_is_a_usage_error(seeded: Estate) -> None:
 
     assert result.exit_code == 2
     assert "error: dispatch needs a GitHub token" in result.stderr
+
+
+def test_a_semver_release_on_github_is_found_again_by_its_title(
+    seeded: Estate, hub: FakeGitHub, checkout: Path
+) -> None:
+    seeded.cli("validate", "--env", "management-dev", "--timeout", "0")
+    env = {**gh_env(hub), "PROMOTE_RELEASE_TAG": "v{semver}"}
+    args = ("-o", "json", "release", "--ami", seeded.untested, "--repo", REPO)
+    args += ("--git-repo", str(checkout), "--prerelease")
+
+    first = seeded.cli(*args, env=env)
+    again = seeded.cli(*args, env=env)
+
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["tag"] == "v0.1.0"
+    assert json.loads(again.stdout)["tag"] == "v0.1.0"
+    assert json.loads(again.stdout)["created"] is False
+    assert [r.tag_name for r in hub.releases.values()] == ["v0.1.0"]

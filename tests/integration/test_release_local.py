@@ -104,3 +104,23 @@ def test_the_changelog_starts_at_the_previous_release(seeded: Estate, workdir: g
     assert "Tune worker drain timeout" in body
     assert "Bump Concourse" not in body
     assert not (Path(str(workdir.working_tree_dir)) / "releases").exists()
+
+
+def test_semver_tags_bump_per_ami_and_a_rerun_keeps_its_tag(
+    seeded: Estate, workdir: git.Repo
+) -> None:
+    """release_tag = "v{semver}" (consumers that detect releases by semver tags)."""
+    semver = {"PROMOTE_RELEASE_TAG": "v{semver}", "GITHUB_TOKEN": "", "GH_TOKEN": ""}
+    args = ("release", "--git-repo", str(workdir.working_tree_dir), "--prerelease")
+    assert seeded.cli("validate", "--env", "management-dev", "--timeout", "0").exit_code == 0
+
+    first = seeded.cli("-o", "json", *args, "--ami", seeded.untested, env=semver)
+    again = seeded.cli("-o", "json", *args, "--ami", seeded.untested, env=semver)
+    other = seeded.cli("-o", "json", *args, "--ami", seeded.tested, env=semver)
+
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["tag"] == "v0.1.0" and json.loads(first.stdout)["created"]
+    assert json.loads(again.stdout)["tag"] == "v0.1.0" and not json.loads(again.stdout)["created"]
+    assert other.exit_code == 0, other.output
+    assert json.loads(other.stdout)["tag"] == "v0.1.1"
+    assert {t.name for t in workdir.tags} == {"v0.1.0", "v0.1.1"}

@@ -260,3 +260,14 @@ def test_validate_runs_as_a_subprocess_with_json_output(seeded: Estate) -> None:
     assert document["command"] == "validate"
     assert document["result"] == "SUCCESS"
     assert document["evidence_key"] in seeded.ledger_keys()
+
+
+def test_only_the_test_envs_validate_writes_the_compatibility_file(seeded: Estate) -> None:
+    """Existing consumers read results/concourse.test as the test env's verdict."""
+    assert seeded.cli("validate", "--env", "management-dev", "--timeout", "0").exit_code == 0
+    before = seeded.ledger_object("results/concourse.test")
+
+    result = seeded.cli("validate", "--env", "management", "--timeout", "0")
+
+    assert result.exit_code == 0, result.output
+    assert seeded.ledger_object("results/concourse.test") == before

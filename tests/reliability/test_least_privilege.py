@@ -384,7 +384,7 @@ def test_each_command_runs_with_only_its_printed_policy_and_needs_every_action_i
     for statement in printed["Statement"]:
         if any(a.startswith("secretsmanager:") for a in statement["Action"]):
             assert statement["Resource"] == [
-                f"arn:aws:secretsmanager:{REGION}:*:secret:/concourse/dataworks/ami-ids-*"
+                f"arn:aws:secretsmanager:{REGION}:*:secret:/concourse/dataworks/ami-ids-??????"
             ]
     granted = as_moto_checks_it(printed)
 

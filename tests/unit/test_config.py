@@ -270,3 +270,25 @@ def test_a_file_nested_deeper_than_promote_reads_is_a_usage_error(tmp_path: Path
     error = error_of(tmp_path, GOOD + "deep = " + "[" * 3000 + "]" * 3000 + "\n")
 
     assert "nests tables or arrays deeper than promote reads" in error.message
+
+
+def test_envs_in_separate_secrets_may_use_the_same_key(tmp_path: Path) -> None:
+    text = GOOD.replace('secret_key = "ami_prod"', 'secret_key = "ami_dev"').replace(
+        'region = "eu-west-2"\n',
+        'region = "eu-west-2"\nsecret_id = "/concourse/prod/ami-ids"\n'
+        'secret_role_arn = "arn:aws:iam::333333333333:role/ami-ids"\n',
+    )
+
+    config = load(Overrides(config_path=str(write(tmp_path, text))), {}, tmp_path)
+
+    prod = config.environment("prod")
+    assert config.secret_of(prod).secret_id == "/concourse/prod/ami-ids"
+    assert config.secret_of(prod).role_arn == "arn:aws:iam::333333333333:role/ami-ids"
+    assert config.secret_of(config.environment("dev")).secret_id == "/concourse/x/ami-ids"
+    assert len(config.secret_locations()) == 2
+
+
+def test_a_secret_role_that_is_no_role_arn_is_refused(tmp_path: Path) -> None:
+    error = error_of(tmp_path, GOOD.replace('region = "eu-west-2"\n', 'secret_role_arn = "x"\n'))
+
+    assert "'env.prod.secret_role_arn' is not an IAM role ARN" in error.message

@@ -250,10 +250,18 @@ class Aws:
                     )
         return self._session
 
-    def client(self, service: str, env: Environment | None = None) -> Any:
-        """A cached client for SERVICE, in ENV's account and region when it has a role."""
-        region = self.config.env_region(env) if env else self.config.region
-        role = env.role_arn if env else None
+    def client(
+        self,
+        service: str,
+        env: Environment | None = None,
+        *,
+        role_arn: str | None = None,
+        region: str | None = None,
+    ) -> Any:
+        """A cached client for SERVICE, in ENV's account and region when it has a role (or
+        through ROLE_ARN, in REGION, when those are given)."""
+        region = region or (self.config.env_region(env) if env else self.config.region)
+        role = role_arn or (env.role_arn if env else None)
         key = (service, region, role)
         if key not in self._clients:
             session = self._role_session(role, region) if role else self.session

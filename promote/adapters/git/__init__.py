@@ -9,7 +9,7 @@ from pathlib import Path
 import git
 
 from promote.domain.ports import Commit
-from promote.errors import usage_error
+from promote.errors import remote_error, usage_error
 
 
 def user_email(path: Path) -> str | None:
@@ -65,6 +65,14 @@ class Repository:
         tags.sort(key=lambda t: t.commit.committed_date, reverse=True)
         return [t.name for t in tags]
 
+    def tag_naming(self, text: str) -> str | None:
+        """An annotated tag whose message names TEXT (an AMI id), newest first, if any."""
+        for name in self.tags(""):
+            tag = self.repo.tags[name].tag
+            if tag is not None and text in str(tag.message):
+                return name
+        return None
+
     def has_tag(self, name: str) -> bool:
         """True when the tag exists."""
         return name in {t.name for t in self.repo.tags}
@@ -108,3 +116,62 @@ class Repository:
         self.repo.index.commit(f"Release {tag}")
         self.repo.create_tag(tag, message=message)
         return path
+
+
+class ResultsRepository:
+    """The git repository existing pipelines read `results/<pipeline>.test` from.
+
+    Each publish clones it (shallow) into a temporary directory, writes the file, commits and
+    pushes; when the push is rejected because someone pushed first (non-fast-forward), it
+    fetches, starts again from their commit and retries, up to ATTEMPTS times. Credentials
+    are git's own (an SSH key, or a credential helper), never promote's.
+    """
+
+    ATTEMPTS = 5
+
+    def __init__(self, url: str, author: str = "promote") -> None:
+        self.url = url
+        self.author = git.Actor(author, f"{author}@users.noreply.promote")
+
+    def publish(self, path: str, content: str, message: str) -> str | None:
+        """Make PATH hold CONTENT on the default branch; the commit pushed (None: it already
+        did)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="promote-results-") as tmp:
+            try:
+                repo = git.Repo.clone_from(self.url, tmp, depth=1)
+            except git.GitCommandError as exc:
+                raise remote_error(
+                    f"cannot clone the results repository {self.url}: {_first_line(exc)}",
+                    "check results_git_repo and git's credentials for it",
+                ) from None
+            for attempt in range(1, self.ATTEMPTS + 1):
+                target = Path(tmp) / path
+                if target.is_file() and target.read_text() == content:
+                    return None
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(content)
+                repo.index.add([path])
+                commit = repo.index.commit(message, author=self.author, committer=self.author)
+                try:
+                    repo.remote("origin").push(refspec="HEAD").raise_if_error()
+                    return str(commit.hexsha)
+                except git.GitCommandError as exc:
+                    if attempt == self.ATTEMPTS:
+                        raise remote_error(
+                            f"could not push {path} to {self.url} after {attempt} attempts: "
+                            f"{_first_line(exc)}",
+                            "someone keeps pushing first, or the push is refused; re-run",
+                        ) from None
+                    origin = repo.remote("origin")
+                    origin.fetch(depth=1)
+                    repo.head.reset(
+                        f"origin/{repo.active_branch.name}", index=True, working_tree=True
+                    )
+        return None
+
+
+def _first_line(exc: git.GitCommandError) -> str:
+    text = str(exc.stderr or exc).strip()
+    return text.splitlines()[-1] if text else "git failed"

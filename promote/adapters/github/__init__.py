@@ -157,6 +157,19 @@ class GitHubRepo:
             release.upload_asset(str(path), name=name, content_type="application/json")
         return True
 
+    def tags(self, prefix: str) -> list[str]:
+        """The tags of the repository's releases starting with PREFIX."""
+        with self.calling("listing releases"):
+            return [r.tag_name for r in self.repo.get_releases() if r.tag_name.startswith(prefix)]
+
+    def tag_naming(self, text: str) -> str | None:
+        """The tag of a release whose title names TEXT (an AMI id), if any."""
+        with self.calling("listing releases"):
+            for release in self.repo.get_releases():
+                if text in (release.name or ""):
+                    return str(release.tag_name)
+        return None
+
     def dispatch(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> None:
         """Trigger a workflow_dispatch run of WORKFLOW on REF."""
         with self.calling(f"dispatching {workflow} on {ref}"):

@@ -21,13 +21,20 @@ from promote.errors import ExitCode
     help="Keep asking until the gate opens or this much time has passed (a pipeline's gate).",
 )
 @interval_option("30s")
+@click.option(
+    "--latest",
+    is_flag=True,
+    help="Open only when the newest verified record is a SUCCESS (not any SUCCESS).",
+)
 @pass_app
-def gate(app: AppContext, ami: str, env_name: str | None, wait: float, interval: float) -> None:
+def gate(
+    app: AppContext, ami: str, env_name: str | None, wait: float, interval: float, latest: bool
+) -> None:
     """Exit 0 only when AMI has SUCCESS evidence in ENV and is not revoked."""
     env = app.config.environment(env_name or app.config.test_env)
     services = app.services()
     result = gate_module.wait_open(
-        lambda: gate_module.evaluate(services, ami, env.name),
+        lambda: gate_module.evaluate(services, ami, env.name, latest),
         app.clock,
         wait,
         interval,

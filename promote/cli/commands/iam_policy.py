@@ -27,6 +27,11 @@ _ROLE = "arn:aws:iam::{account}:role/concourse-ami-{name}"
     help="A principal that records events (promoter, release manager); repeatable.",
 )
 @click.option("--account", default="111111111111", show_default=True, help="For the defaults.")
+@click.option(
+    "--role",
+    "role_arn",
+    help="Print what this env role_arn or secret_role_arn needs in its own account instead.",
+)
 @pass_app
 def iam_policy(
     app: AppContext,
@@ -35,6 +40,7 @@ def iam_policy(
     validator: str | None,
     writers: tuple[str, ...],
     account: str,
+    role_arn: str | None,
 ) -> None:
     """The least-privilege IAM policy for COMMANDS (every command when none are named)."""
     if bucket_policy:
@@ -47,6 +53,8 @@ def iam_policy(
             ),
         )
         document = permissions.trust_policies(app.config, who)
+    elif role_arn:
+        document = permissions.role_policy(app.config, list(commands), role_arn)
     else:
         document = permissions.policy(app.config, list(commands))
     app.output.result("iam-policy", permissions.PolicyReport(list(commands), document))

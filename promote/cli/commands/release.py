@@ -41,9 +41,10 @@ def release(
     """Cut the release for AMI: GitHub with GITHUB_TOKEN/GH_TOKEN, else a local git tag."""
     services = app.services()
     local = app.repository(git_repo)
-    draft = releases.prepare(services, ami, local, prerelease, manifest)
+    hub = app.github(repo)
+    draft = releases.prepare(services, ami, local, prerelease, manifest, hub)
     if dry_run:
         app.output.result("release", releases.ReleasePreview(draft))
         return
-    result = releases.cut(services, draft, ami, app.github(repo), local)
+    result = releases.cut(services, draft, ami, hub, local)
     app.output.result("release", result)

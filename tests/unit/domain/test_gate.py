@@ -20,11 +20,13 @@ def image(ami: str, **tags: str) -> Image:
     return Image(ami, f"name-{ami}", "available", "2026-11-01T00:00:00Z", tags)
 
 
-def gate(ami: str, env: str, images: list[Image], ledger: MemoryLedger) -> GateResult:
+def gate(
+    ami: str, env: str, images: list[Image], ledger: MemoryLedger, latest: bool = False
+) -> GateResult:
     """The gate for AMI in ENV over IMAGES and LEDGER."""
     images_port = FakeImages(images={i.image_id: i for i in images})
     services, _ = make_services(images=images_port, ledger=ledger)
-    return evaluate(services, ami, env)
+    return evaluate(services, ami, env, latest)
 
 
 def test_the_gate_opens_on_success_and_names_the_record() -> None:
@@ -174,6 +176,9 @@ def test_a_newer_failure_is_reported_beside_the_success() -> None:
     failed = write_record(ledger, clock, UNTESTED, "management-dev", "FAILED")
 
     result = gate(UNTESTED, "management-dev", [image(UNTESTED)], ledger)
+    newest = gate(UNTESTED, "management-dev", [image(UNTESTED)], ledger, latest=True)
 
     assert result.open
     assert result.newer_failures == [failed]
+    assert not newest.open  # --latest: the verdict is the newest verified record
+    assert newest.reason.startswith(f"the newest verified record of {UNTESTED} in management-dev")

@@ -29,7 +29,7 @@ def test_validate_may_read_the_fleet_and_write_only_to_the_evidence_bucket(
     secret = statement(document, "AmiIdsSecret")
     assert secret["Action"] == ["secretsmanager:GetSecretValue"]
     assert secret["Resource"] == [
-        "arn:aws:secretsmanager:eu-west-2:*:secret:/concourse/dataworks/ami-ids-*"
+        "arn:aws:secretsmanager:eu-west-2:*:secret:/concourse/dataworks/ami-ids-??????"
     ]
     assert statement(document, "EvidenceObjects")["Resource"] == [
         "arn:aws:s3:::concourse-ami-evidence/*"

@@ -91,7 +91,7 @@ def test_secret_references_cover_current_and_previous_even_when_malformed() -> N
     found = prune.secret_references(history_, "s")
 
     assert found == {
-        "ami-0000000000000000a": ["named in the ami-ids secret (AWSCURRENT)"],
-        "ami-0000000000000000b": ["named in the ami-ids secret (AWSCURRENT)"],
-        "ami-0000000000000000c": ["named in the ami-ids secret (AWSPREVIOUS)"],
+        "ami-0000000000000000a": ["named in the ami-ids secret s (AWSCURRENT)"],
+        "ami-0000000000000000b": ["named in the ami-ids secret s (AWSCURRENT)"],
+        "ami-0000000000000000c": ["named in the ami-ids secret s (AWSPREVIOUS)"],
     }

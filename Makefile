@@ -18,8 +18,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-tools:  ## system packages the tests drive (packer, git), installed with apt-get when missing
-	@missing=""; for t in packer git; do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+tools:  ## system packages the tests drive (packer, git, promtool, pushgateway), apt-get when missing
+	@missing=""; \
+	for tool in packer:packer git:git promtool:prometheus prometheus-pushgateway:prometheus-pushgateway; do \
+	  command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool#*:}"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \

@@ -30,6 +30,7 @@ COMMANDS = {
     "gate": "gate:gate",
     "history": "history:history",
     "iam-policy": "iam_policy:iam_policy",
+    "metrics": "metrics:metrics",
     "pin": "pins:pin",
     "prune": "prune:prune",
     "publish": "publish:publish",

@@ -28,6 +28,7 @@ from promote.domain import (
     fleet,
     gate,
     history,
+    metrics,
     pins,
     prune,
     publish,
@@ -43,7 +44,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     command: actions
     for module in (
         *(status, fleet, gate, rollout, releases, build),
-        *(set_ids, pins, publish, revoke, prune, history, audit),
+        *(set_ids, pins, publish, revoke, prune, history, audit, metrics),
     )
     for command, actions in module.AWS_ACTIONS.items()
 }

@@ -227,6 +227,7 @@ SCENARIOS = [
     Scenario("prune", lambda s, f: ["prune", "--keep", "0", "--apply"], _published),
     Scenario("history", lambda s, f: ["history", "--ami", s.untested], _changed_and_validated),
     Scenario("audit", lambda s, f: ["audit"], _changed_and_validated),
+    Scenario("metrics", lambda s, f: ["metrics"], _validated),
     Scenario(
         "release",
         lambda s, f: ["release", "--ami", f["tested_copy"], "--git-repo", f["repo"]],

@@ -13,6 +13,15 @@ What it creates (each piece only when missing, so seeding twice converges):
 - the two signing keys (ECC_NIST_P256, SIGN_VERIFY) under their aliases: evidence_signing_key
   (`alias/promote-evidence`) and event_signing_key (`alias/promote-events`).
 
+`--estate realistic` (``seed(..., realistic=True)`` with `REALISTIC_CONFIG`, which the CLI writes as
+promote.toml) seeds the harder estate a real Terraform-managed one is: management-dev in account
+222222222222 and management in 333333333333 (reached through `role_arn`; the local AWS maps an
+assumed role's calls to the role's account), the images, bucket and keys in the tooling account;
+each env's own SecretBinary `ami-ids` secret in its account, reached through a role there; a
+network per account; the images shared with the accounts that launch them; the night schedule on
+the test env's worker group (0 at 19:00 on weekdays, back at 07:00), a CPU alarm scaling policy on
+every worker group, and per-instance Name tags `ci-concourse-<role>-<az>-<id>`.
+
 It talks to AWS through `Aws.client` only (raw clients: this is plumbing, not domain logic).
 Only a local endpoint is ever seeded (the CLI refuses anything else).
 """
@@ -37,6 +46,38 @@ PIN_OWNER = "release-manager@example.com"
 PIN_REASON = "production moves only when a release manager unpins it"
 RETENTION_DAYS = 1
 
+DEV_ACCOUNT = "222222222222"
+PROD_ACCOUNT = "333333333333"
+NIGHT = ("night", "0 19 * * 1-5", 0)
+MORNING = ("morning", "0 7 * * 1-5", 2)
+CPU_POLICY = "cpu-scale-out"
+CPU_ALARM_SUFFIX = "-cpu-high"
+
+# The promote.toml that fits the realistic estate (`promote sandbox seed --estate realistic`).
+REALISTIC_CONFIG = f"""\
+# promote.toml for the realistic sandbox estate (`promote sandbox seed --estate realistic`).
+# management-dev lives in account {DEV_ACCOUNT}, management in {PROD_ACCOUNT}; the images, the
+# evidence bucket and the signing keys in the tooling account (the caller's). Each env's
+# Terraform reads its own ami-ids secret (SecretBinary) in its own account, through a role.
+test_env = "management-dev"
+
+[env.management-dev]
+secret_key = "concourse_ami_mgmt_dev"
+autoscaling_groups = ["concourse-web-management-dev", "concourse-worker-management-dev"]
+accepts = "untested"
+role_arn = "arn:aws:iam::{DEV_ACCOUNT}:role/concourse-ami-promoter"
+secret_id = "/concourse/management-dev/ami-ids"
+secret_role_arn = "arn:aws:iam::{DEV_ACCOUNT}:role/concourse-ami-ids-writer"
+
+[env.management]
+secret_key = "concourse_ami"
+autoscaling_groups = ["concourse-web-management", "concourse-worker-management"]
+accepts = "tested"
+role_arn = "arn:aws:iam::{PROD_ACCOUNT}:role/concourse-ami-promoter"
+secret_id = "/concourse/management/ami-ids"
+secret_role_arn = "arn:aws:iam::{PROD_ACCOUNT}:role/concourse-ami-ids-writer"
+"""
+
 
 @dataclass
 class SeedReport:
@@ -56,8 +97,15 @@ class SeedReport:
     kept: list[str] = field(default_factory=list)
 
 
-def seed(aws: Aws, config: Config, clock: Clock, instances_per_group: int = 2) -> SeedReport:
-    """Create whatever of the estate is missing; report what is there."""
+def seed(
+    aws: Aws,
+    config: Config,
+    clock: Clock,
+    instances_per_group: int = 2,
+    realistic: bool = False,
+) -> SeedReport:
+    """Create whatever of the estate is missing; report what is there (REALISTIC: the harder
+    estate, with CONFIG loaded from `REALISTIC_CONFIG`)."""
     report = SeedReport(endpoint=config.endpoint_url, region=config.region)
     with aws.calling("seeding the local AWS"):
         ec2 = aws.client("ec2")
@@ -94,9 +142,22 @@ def seed(aws: Aws, config: Config, clock: Clock, instances_per_group: int = 2) -
         )
         runs = {name: (untested if name == config.test_env else tested) for name in config.envs}
         for env in config.envs.values():
+            env_subnets = subnets
+            if realistic:
+                _roles(aws, env, report)
+                env_subnets = _network(aws.client("ec2", env), report)
+                _share(ec2, aws, env, {runs[env.name], tested, untested}, report)
             for group in env.autoscaling_groups:
-                _group(aws, env, group, runs[env.name], subnets, instances_per_group, report)
-        _secret(aws.client("secretsmanager"), config, runs, clock, report)
+                _group(aws, env, group, runs[env.name], env_subnets, instances_per_group, report)
+                if realistic:
+                    _automation(aws, config, env, group, report)
+                    _name_instances(aws, env, group)
+        if realistic:
+            for place in config.secret_locations()[1:]:
+                client = aws.client("secretsmanager", role_arn=place.role_arn, region=place.region)
+                _secret(client, config, runs, clock, report, place.secret_id, config.envs_in(place))
+        else:
+            _secret(aws.client("secretsmanager"), config, runs, clock, report)
         _bucket(aws.client("s3"), config, report)
         for alias in dict.fromkeys((config.evidence_signing_key, config.event_signing_key)):
             _signing_key(aws.client("kms"), alias, report)
@@ -244,17 +305,28 @@ def _user_data(role: str) -> str:
 
 
 def _secret(
-    client: Any, config: Config, runs: dict[str, str], clock: Clock, report: SeedReport
+    client: Any,
+    config: Config,
+    runs: dict[str, str],
+    clock: Clock,
+    report: SeedReport,
+    secret_id: str | None = None,
+    envs: list[Environment] | None = None,
 ) -> None:
-    report.secret = config.secret_id
+    """The ami-ids secret (SECRET_ID holding ENVS' entries, SecretBinary as the realistic
+    estate's Terraform stores it; default: the top-level one with every env, SecretString)."""
+    binary = secret_id is not None
+    secret_id = secret_id or config.secret_id
+    chosen = {env.name: env for env in (envs if envs is not None else config.envs.values())}
+    report.secret = ", ".join(filter(None, (report.secret, secret_id))) if binary else secret_id
     try:
-        client.describe_secret(SecretId=config.secret_id)
-        report.kept.append(f"secret {config.secret_id}")
+        client.describe_secret(SecretId=secret_id)
+        report.kept.append(f"secret {secret_id}")
         return
     except Exception as exc:
         if error_code(exc) != "ResourceNotFoundException":
             raise
-    document: dict[str, Any] = {env.secret_key: runs[name] for name, env in config.envs.items()}
+    document: dict[str, Any] = {env.secret_key: runs[name] for name, env in chosen.items()}
     pins = {
         name: {
             "ami": runs[name],
@@ -263,17 +335,131 @@ def _secret(
             "since": clock.now().replace(microsecond=0).isoformat(),
             "expires": None,
         }
-        for name, env in config.envs.items()
+        for name, env in chosen.items()
         if env.accepts == "tested"
     }
     if pins:
         document[PINS_KEY] = pins
+    text = json.dumps(document, indent=2, sort_keys=True)
     client.create_secret(
-        Name=config.secret_id,
-        SecretString=json.dumps(document, indent=2, sort_keys=True),
+        Name=secret_id,
+        **({"SecretBinary": text.encode()} if binary else {"SecretString": text}),
         Description="Concourse AMI ids per environment (read by Terraform)",
     )
-    report.created.append(f"secret {config.secret_id}")
+    report.created.append(f"secret {secret_id}")
+
+
+def _roles(aws: Aws, env: Environment, report: SeedReport) -> None:
+    """The roles the realistic estate's accounts hold for promote (the local AWS does not
+    check them on AssumeRole; they are there for a person looking)."""
+    for role_arn in dict.fromkeys(filter(None, (env.role_arn, env.secret_role_arn))):
+        iam = aws.client("iam", role_arn=role_arn, region=aws.config.region)
+        name = role_arn.rsplit("/", 1)[-1]
+        try:
+            iam.get_role(RoleName=name)
+            report.kept.append(f"role {role_arn}")
+            continue
+        except Exception as exc:
+            if error_code(exc) != "NoSuchEntity":
+                raise
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+        report.created.append(f"role {role_arn}")
+
+
+def _account(role_arn: str | None) -> str | None:
+    return role_arn.split(":")[4] if role_arn else None
+
+
+def _share(ec2: Any, aws: Aws, env: Environment, images: set[str], report: SeedReport) -> None:
+    """Let ENV's account launch IMAGES (made in the tooling account), as publish does."""
+    account = _account(env.role_arn)
+    if account is None:
+        return
+    for image in sorted(images):
+        permissions = ec2.describe_image_attribute(ImageId=image, Attribute="launchPermission")
+        if {"UserId": account} in permissions["LaunchPermissions"]:
+            continue
+        ec2.modify_image_attribute(ImageId=image, LaunchPermission={"Add": [{"UserId": account}]})
+        report.created.append(f"launch permission {image} for {account}")
+
+
+def _automation(aws: Aws, config: Config, env: Environment, group: str, report: SeedReport) -> None:
+    """The ASG automation a Terraform estate has on its worker groups: the night schedule (test
+    env) and a CPU alarm that scales out by one."""
+    if "worker" not in group:
+        return
+    autoscaling = aws.client("autoscaling", env)
+    if env.name == config.test_env:
+        existing = autoscaling.describe_scheduled_actions(AutoScalingGroupName=group)
+        names = {a["ScheduledActionName"] for a in existing["ScheduledUpdateGroupActions"]}
+        for name, recurrence, desired in (NIGHT, MORNING):
+            if name in names:
+                continue
+            autoscaling.put_scheduled_update_group_action(
+                AutoScalingGroupName=group,
+                ScheduledActionName=name,
+                Recurrence=recurrence,
+                MinSize=0,
+                DesiredCapacity=desired,
+            )
+            report.created.append(f"scheduled action {group}/{name} ({recurrence})")
+    policies = autoscaling.describe_policies(AutoScalingGroupName=group, PolicyNames=[CPU_POLICY])
+    if not policies["ScalingPolicies"]:
+        autoscaling.put_scaling_policy(
+            AutoScalingGroupName=group,
+            PolicyName=CPU_POLICY,
+            PolicyType="SimpleScaling",
+            AdjustmentType="ChangeInCapacity",
+            ScalingAdjustment=1,
+            Cooldown=300,
+        )
+        report.created.append(f"scaling policy {group}/{CPU_POLICY}")
+        policies = autoscaling.describe_policies(
+            AutoScalingGroupName=group, PolicyNames=[CPU_POLICY]
+        )
+    policy_arn = policies["ScalingPolicies"][0]["PolicyARN"]
+    alarm = f"{group}{CPU_ALARM_SUFFIX}"
+    cloudwatch = aws.client("cloudwatch", env)
+    if cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]:
+        return
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/EC2",
+        MetricName="CPUUtilization",
+        Dimensions=[{"Name": "AutoScalingGroupName", "Value": group}],
+        Statistic="Average",
+        Period=300,
+        EvaluationPeriods=2,
+        Threshold=80.0,
+        ComparisonOperator="GreaterThanThreshold",
+        AlarmActions=[policy_arn],
+    )
+    report.created.append(f"alarm {alarm}")
+
+
+def _name_instances(aws: Aws, env: Environment, group: str) -> None:
+    """Name each instance `ci-concourse-<role>-<az>-<id>`, as the estate's user data does."""
+    autoscaling = aws.client("autoscaling", env)
+    found = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    role = "worker" if "worker" in group else "web"
+    for instance in found["AutoScalingGroups"][0]["Instances"]:
+        instance_id = instance["InstanceId"]
+        name = (
+            f"ci-concourse-{role}-{instance['AvailabilityZone']}-{instance_id.removeprefix('i-')}"
+        )
+        aws.client("ec2", env).create_tags(
+            Resources=[instance_id], Tags=[{"Key": "Name", "Value": name}]
+        )
 
 
 def _bucket(client: Any, config: Config, report: SeedReport) -> None:

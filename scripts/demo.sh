@@ -3,7 +3,9 @@
 #
 #   make ami -> set-ids management-dev -> rollout -> validate -> gate -> publish -> release
 #   -> set-ids management refused (pinned) -> unpin --apply -> rollout + validate management
-#   -> status, history; and one failure chapter: a revoked AMI is refused at the gate.
+#   -> status, history; and one failure chapter: a revoked AMI is refused at the gate;
+#   then the realistic estate (sandbox seed --estate realistic): envs in two accounts, a
+#   SecretBinary secret per account through roles, the night schedule and CPU alarms respected.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -89,7 +91,42 @@ chapter "8. Where everything is"
 run promote status
 run promote history
 
-chapter "9. Stop the local AWS"
+chapter "9. A harder estate: two accounts, a secret per account, the night schedule"
+say "Like a Terraform-managed estate: management-dev in account 222222222222, management in"
+say "333333333333 (reached through roles), each env's ami-ids secret in its own account as"
+say "SecretBinary, the test env's workers scaled to 0 at 19:00 on weekdays, CPU alarms that"
+say "scale by one. Seeding writes the promote.toml that fits it."
+expect 0 promote sandbox seed --estate realistic --write-config "$work/realistic.toml"
+export PROMOTE_CONFIG="$work/realistic.toml"
+run promote status
+expect 0 promote set-ids --ami "$tested" --env management-dev
+say "The rollout suspends the schedule and the alarms on each group it rolls, and resumes"
+say "exactly what it suspended:"
+expect 0 promote rollout --env management-dev --interval 1s --timeout 5m
+say "Night falls (the local AWS stores scheduled actions but never fires them; we do as AWS"
+say "would: the night action sets the worker group to 0)."
+python - <<'PY'
+import boto3
+sts = boto3.client("sts")
+role = "arn:aws:iam::222222222222:role/concourse-ami-promoter"
+c = sts.assume_role(RoleArn=role, RoleSessionName="night")["Credentials"]
+autoscaling = boto3.client(
+    "autoscaling",
+    aws_access_key_id=c["AccessKeyId"],
+    aws_secret_access_key=c["SecretAccessKey"],
+    aws_session_token=c["SessionToken"],
+)
+autoscaling.set_desired_capacity(
+    AutoScalingGroupName="concourse-worker-management-dev", DesiredCapacity=0
+)
+PY
+say "An empty group proves nothing: validate names the cause and does not count it SUCCESS."
+expect 3 promote validate --env management-dev --timeout 0
+say "validate --wake raises the group for the check, then puts it back to 0:"
+expect 0 promote validate --env management-dev --wake --timeout 2m --interval 2s
+export PROMOTE_CONFIG=""
+
+chapter "10. Stop the local AWS"
 trap - EXIT
 run promote sandbox down
 say "The lifecycle took $(( $(date +%s) - started ))s."

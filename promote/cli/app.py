@@ -209,7 +209,7 @@ class AppContext:
         from promote.domain.build import SANDBOX_CREDENTIALS
         from promote.sandbox import estate, server
 
-        running, started = server.up(self.environ)
+        running, started = server.up(self.environ, self.cwd)
         self.output.progress(
             f"local AWS {'started' if started else 'already running'} at {running.endpoint} "
             f"(pid {running.pid})"

@@ -1,10 +1,15 @@
 """The local AWS: a moto server on a free loopback port, started in the background.
 
-`up` starts it (or finds the one already running) and records its pid and port in a state file;
-`down` stops only the server that state file names, after checking that the pid still belongs
-to a moto server on that port (a recycled pid is never signalled). The state file lives in
-`$PROMOTE_SANDBOX_DIR`, else `$XDG_STATE_HOME/promote/sandbox`, else
-`~/.local/state/promote/sandbox`.
+`up` starts it (or finds the one already running) and records its pid, start time and port in a
+state file; `down` stops only the server that state file names, after checking that the pid is
+still the patched moto server it started: same pid, same process start time, same port (a
+recycled pid is never signalled). The server is `python -m promote.sandbox.moto_server`, moto's
+own server with the fixes of promote/sandbox/moto_patches.py.
+
+State is per directory, so two checkouts never share or stop each other's server: the state
+file lives in `$PROMOTE_SANDBOX_DIR`, else the nearest `.promote/sandbox/` from the working
+directory upwards, else a new `.promote/sandbox/` at the project root (the nearest directory
+upwards holding promote.toml or .git; else the working directory).
 """
 
 from __future__ import annotations
@@ -75,12 +80,22 @@ class SandboxDown:
     message: str
 
 
-def state_dir(environ: Mapping[str, str]) -> Path:
-    """Where the sandbox keeps its state file and log."""
+SERVER_MODULE = "promote.sandbox.moto_server"
+PROJECT_MARKERS = ("promote.toml", ".git")
+
+
+def state_dir(environ: Mapping[str, str], cwd: Path | None = None) -> Path:
+    """Where the sandbox keeps its state file and log (see the module docstring)."""
     if environ.get("PROMOTE_SANDBOX_DIR"):
         return Path(environ["PROMOTE_SANDBOX_DIR"])
-    base = environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "promote" / "sandbox"
+    here = (cwd or Path.cwd()).resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".promote" / "sandbox").is_dir():
+            return directory / ".promote" / "sandbox"
+    for directory in (here, *here.parents):
+        if any((directory / marker).exists() for marker in PROJECT_MARKERS):
+            return directory / ".promote" / "sandbox"
+    return here / ".promote" / "sandbox"
 
 
 def amis_path() -> Path:
@@ -106,51 +121,71 @@ def responding(port: int) -> bool:
         return False
 
 
-def _is_our_server(pid: int, port: int) -> bool:
+def start_time(pid: int) -> int | None:
+    """When PID started (clock ticks since boot, /proc/PID/stat field 22); None if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _is_our_server(pid: int, port: int, started: int | None) -> bool:
+    """True when PID is still the patched moto server on PORT that started at STARTED."""
+    if started is None or start_time(pid) != started:
+        return False
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return b"moto.server" in cmdline and str(port).encode() in cmdline
+    return SERVER_MODULE.encode() in cmdline and str(port).encode() in cmdline
 
 
-def _recorded(environ: Mapping[str, str]) -> Sandbox | None:
-    """The sandbox the state file names (running or not); None without a readable state file."""
+def _recorded(
+    environ: Mapping[str, str], cwd: Path | None = None
+) -> tuple[Sandbox, int | None] | None:
+    """The sandbox the state file names (running or not) and its start time; None without a
+    readable state file."""
     try:
-        state = json.loads((state_dir(environ) / "state.json").read_text())
-        return Sandbox(pid=int(state["pid"]), port=int(state["port"]), log=str(state["log"]))
-    except (OSError, ValueError, KeyError, TypeError):
+        state = json.loads((state_dir(environ, cwd) / "state.json").read_text())
+        sandbox = Sandbox(pid=int(state["pid"]), port=int(state["port"]), log=str(state["log"]))
+        started = state.get("start_time")
+        return sandbox, started if isinstance(started, int) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def current(environ: Mapping[str, str]) -> Sandbox | None:
+def current(environ: Mapping[str, str], cwd: Path | None = None) -> Sandbox | None:
     """The sandbox the state file names, when it is still running."""
-    sandbox = _recorded(environ)
-    if sandbox is None:
+    recorded = _recorded(environ, cwd)
+    if recorded is None:
         return None
-    if _is_our_server(sandbox.pid, sandbox.port) and responding(sandbox.port):
+    sandbox, started = recorded
+    if _is_our_server(sandbox.pid, sandbox.port, started) and responding(sandbox.port):
         return sandbox
     return None
 
 
-def up(environ: Mapping[str, str]) -> tuple[Sandbox, bool]:
+def up(environ: Mapping[str, str], cwd: Path | None = None) -> tuple[Sandbox, bool]:
     """Start the local AWS, or find the running one; returns it and whether it was started."""
-    running = current(environ)
+    running = current(environ, cwd)
     if running:
         return running, False
     if importlib.util.find_spec("moto") is None:
         raise usage_error(
             "the local AWS needs moto, which is not installed",
-            "pip install 'concourse-ami-promote[sandbox]'",
+            "pip install 'moto[server]>=5.0.20,<6' (or reinstall promote with its sandbox extra)",
         )
-    directory = state_dir(environ)
+    directory = state_dir(environ, cwd)
     directory.mkdir(parents=True, exist_ok=True)
+    if directory.parent.name == ".promote" and not (directory.parent / ".gitignore").exists():
+        (directory.parent / ".gitignore").write_text("# promote's local state: never commit\n*\n")
     port = _free_port()
     log = directory / "moto.log"
     env = {**environ, "MOTO_AMIS_PATH": str(amis_path())}
     with log.open("ab") as handle:
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", SERVER_MODULE, "-H", "127.0.0.1", "-p", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=handle,
             stderr=subprocess.STDOUT,
@@ -169,18 +204,20 @@ def up(environ: Mapping[str, str]) -> tuple[Sandbox, bool]:
     sandbox = Sandbox(pid=process.pid, port=port, log=str(log))
     state = directory / "state.json"
     tmp = state.with_suffix(".tmp")
-    tmp.write_text(json.dumps(to_data(sandbox)))
+    record = {**to_data(sandbox), "start_time": start_time(process.pid)}
+    tmp.write_text(json.dumps(record))
     tmp.replace(state)
     return sandbox, True
 
 
-def down(environ: Mapping[str, str]) -> Sandbox | None:
+def down(environ: Mapping[str, str], cwd: Path | None = None) -> Sandbox | None:
     """Stop the server the state file names (only if it is ours); None when none was running."""
-    sandbox = _recorded(environ)
-    if sandbox is None:
+    recorded = _recorded(environ, cwd)
+    if recorded is None:
         return None
+    sandbox, started = recorded
     stopped = None
-    if _is_our_server(sandbox.pid, sandbox.port):
+    if _is_our_server(sandbox.pid, sandbox.port, started):
         os.kill(sandbox.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
         while _alive(sandbox.pid) and time.monotonic() < deadline:
@@ -188,7 +225,7 @@ def down(environ: Mapping[str, str]) -> Sandbox | None:
         if _alive(sandbox.pid):
             os.kill(sandbox.pid, signal.SIGKILL)
         stopped = sandbox
-    (state_dir(environ) / "state.json").unlink(missing_ok=True)
+    (state_dir(environ, cwd) / "state.json").unlink(missing_ok=True)
     return stopped
 
 

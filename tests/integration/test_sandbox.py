@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -78,3 +79,75 @@ def test_seed_refuses_an_endpoint_that_is_not_local(seeded: Estate) -> None:
 
     assert result.exit_code == 2
     assert "sandbox seed only writes to a local AWS endpoint" in result.stderr
+
+
+def _aws(seeded: Estate, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real AWS CLI (awscli from PyPI) against the sandbox, as a user checks promote's work."""
+    aws = Path(sys.executable).with_name("aws")
+    return subprocess.run(
+        [str(aws), *args, "--endpoint-url", seeded.server.endpoint, "--output", "json"],
+        env={**os.environ, **seeded.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_aws_cli_sees_what_set_ids_wrote_without_naming_a_stage(seeded: Estate) -> None:
+    tags = seeded.client("ec2").describe_images(ImageIds=[seeded.tested])["Images"][0]["Tags"]
+    old = next(t["Value"] for t in tags if t["Key"] == "promote:source-image")
+    secret = seeded.config.secret_id
+
+    assert seeded.cli("set-ids", "--ami", old, "--env", "management-dev").exit_code == 0
+    shown = _aws(seeded, "secretsmanager", "get-secret-value", "--secret-id", secret)
+
+    assert shown.returncode == 0, shown.stderr
+    answer = json.loads(shown.stdout)
+    assert "AWSCURRENT" in answer["VersionStages"]
+    assert json.loads(answer["SecretString"])["concourse_ami_mgmt_dev"] == old
+    assert answer["VersionId"] == seeded.secret()[0]
+
+    # A raw write after promote's compare-and-swap leaves exactly one AWSCURRENT version.
+    document = {**json.loads(answer["SecretString"]), "concourse_ami_mgmt_dev": seeded.untested}
+    put = _aws(
+        seeded, "secretsmanager", "put-secret-value", "--secret-id", secret,
+        "--secret-string", json.dumps(document),
+    )  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    listed = _aws(seeded, "secretsmanager", "list-secret-version-ids", "--secret-id", secret)
+    stages = [v.get("VersionStages", []) for v in json.loads(listed.stdout)["Versions"]]
+    assert sum("AWSCURRENT" in s for s in stages) == 1
+    assert seeded.secret()[1]["concourse_ami_mgmt_dev"] == seeded.untested
+
+
+def test_two_checkouts_keep_two_sandboxes_and_never_stop_each_other(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PROMOTE_"))}
+    checkouts = [tmp_path / "one", tmp_path / "two"]
+    for checkout in checkouts:
+        (checkout / "sub").mkdir(parents=True)
+        (checkout / ".git").mkdir()  # a checkout: its root holds .git
+
+    def run(where: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "promote", *args],
+            env=env, cwd=where, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    one = run(checkouts[0] / "sub", "sandbox", "up", "--no-seed")
+    two = run(checkouts[1], "sandbox", "up", "--no-seed")
+    try:
+        assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+        assert "started" in one.stderr and "started" in two.stderr
+        assert one.stdout != two.stdout  # two servers, two ports
+        assert (checkouts[0] / ".promote" / "sandbox" / "state.json").exists()
+        assert (checkouts[0] / ".promote" / ".gitignore").read_text().endswith("*\n")
+
+        down = run(checkouts[0], "sandbox", "down")
+
+        assert "stopped the local AWS" in down.stdout
+        again = run(checkouts[1] / ".promote", "sandbox", "up", "--no-seed")
+        assert "already running" in again.stderr and again.stdout == two.stdout
+    finally:
+        run(checkouts[0], "sandbox", "down")
+        run(checkouts[1], "sandbox", "down")

@@ -155,9 +155,8 @@ class Estate:
 
     def secret(self) -> tuple[str, dict[str, Any]]:
         """The current secret version id and document."""
-        # Ask for AWSCURRENT by name: the local AWS (moto 5.2.5) keeps answering the version it
-        # last made current itself when no stage is given, even after UpdateSecretVersionStage
-        # moved AWSCURRENT (as promote's compare-and-swap does); real Secrets Manager does not.
+        # AWSCURRENT by name, as promote reads it (the sandbox's moto server also serves it when
+        # no stage is given: promote/sandbox/moto_patches.py).
         raw = self.client("secretsmanager").get_secret_value(
             SecretId=self.config.secret_id, VersionStage="AWSCURRENT"
         )

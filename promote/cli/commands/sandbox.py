@@ -103,8 +103,8 @@ def _realistic_config(app: AppContext, path: Path) -> Config:
 @sandbox.command("down")
 @pass_app
 def sandbox_down(app: AppContext) -> None:
-    """Stop the local AWS this machine started (and nothing else)."""
-    stopped = server.down(app.environ)
+    """Stop the local AWS this directory's sandbox started (and nothing else)."""
+    stopped = server.down(app.environ, app.cwd)
     message = (
         f"stopped the local AWS at {stopped.endpoint} (pid {stopped.pid})"
         if stopped

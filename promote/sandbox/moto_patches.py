@@ -1,0 +1,81 @@
+"""Two fixes to moto's Secrets Manager, applied inside the sandbox's moto server process only.
+
+moto (checked on 5.2.5) keeps a `default_version_id` per secret beside the staging labels, and
+trusts it where AWS trusts the AWSCURRENT label:
+
+1. `GetSecretValue` without a VersionId or VersionStage serves `default_version_id`; AWS serves
+   the version labelled AWSCURRENT. After `UpdateSecretVersionStage` moved AWSCURRENT (promote's
+   compare-and-swap write does), `aws secretsmanager get-secret-value --secret-id S` showed the
+   old value. Patched: no id and no stage means the AWSCURRENT stage.
+2. `UpdateSecretVersionStage` moving AWSCURRENT leaves `default_version_id` on the old version,
+   so a later plain `PutSecretValue` relabels that stale version AWSPREVIOUS and leaves TWO
+   versions labelled AWSCURRENT. Patched: after AWSCURRENT moves, `default_version_id` follows it.
+
+`apply()` is idempotent. The originals stay in `ORIGINALS` so a test can show moto still needs
+the patch (drop a patch once moto fixes it upstream). Nothing else in promote imports this
+module: only `python -m promote.sandbox.moto_server` does, before it starts moto's server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+CURRENT = "AWSCURRENT"
+
+ORIGINALS: dict[str, Callable[..., Any]] = {}
+
+
+def _current_version(secret: Any) -> str | None:
+    """The id of the version labelled AWSCURRENT, if any."""
+    for version_id, version in secret.versions.items():
+        if CURRENT in version["version_stages"]:
+            return str(version_id)
+    return None
+
+
+def get_secret_value(
+    self: Any, secret_id: str, version_id: str | None, version_stage: str | None
+) -> dict[str, Any]:
+    """GetSecretValue: with neither a version id nor a stage, the AWSCURRENT version."""
+    asked = version_id or version_stage
+    if not asked and secret_id in self.secrets and _current_version(self.secrets[secret_id]):
+        version_stage = CURRENT
+    result: dict[str, Any] = ORIGINALS["get_secret_value"](
+        self, secret_id, version_id, version_stage
+    )
+    return result
+
+
+def update_secret_version_stage(
+    self: Any,
+    secret_id: str,
+    version_stage: str,
+    remove_from_version_id: str,
+    move_to_version_id: str,
+) -> tuple[str, str]:
+    """UpdateSecretVersionStage: the secret's default version follows the AWSCURRENT label."""
+    result: tuple[str, str] = ORIGINALS["update_secret_version_stage"](
+        self, secret_id, version_stage, remove_from_version_id, move_to_version_id
+    )
+    secret = self.secrets[secret_id]
+    if version_stage == CURRENT and hasattr(secret, "set_default_version_id"):  # not a replica
+        secret.set_default_version_id(_current_version(secret))
+    return result
+
+
+PATCHES: dict[str, Callable[..., Any]] = {
+    "get_secret_value": get_secret_value,
+    "update_secret_version_stage": update_secret_version_stage,
+}
+
+
+def apply() -> None:
+    """Patch moto's SecretsManagerBackend in this process (once)."""
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    for name, patch in PATCHES.items():
+        if getattr(SecretsManagerBackend, name) is patch:
+            continue
+        ORIGINALS[name] = getattr(SecretsManagerBackend, name)
+        setattr(SecretsManagerBackend, name, patch)

@@ -1,0 +1,113 @@
+"""The two Secrets Manager fixes the sandbox's moto server runs with (sandbox/moto_patches.py).
+
+Each scene is played on moto's own backend (in this process, no server): first through the
+originals, to show moto still has the bug (when one of these fails, moto fixed it upstream and
+the patch can go), then through the patched backend, which must behave as AWS does.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from promote.sandbox import moto_patches
+
+SECRET = "/concourse/dataworks/ami-ids"
+
+
+@pytest.fixture
+def backend() -> Any:
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    moto_patches.apply()
+    return SecretsManagerBackend("eu-west-2", "123456789012")
+
+
+def _moved_current(backend: Any, update: Any) -> tuple[str, str]:
+    """The seed's value, then promote's compare-and-swap: a new version staged AWSPENDING and
+    AWSCURRENT moved onto it with UpdateSecretVersionStage. Returns (old id, new id)."""
+    backend.create_secret(
+        name=SECRET,
+        secret_string=json.dumps({"management": "ami-old"}),
+        secret_binary=None,
+        description="",
+        tags=[],
+        kms_key_id=None,
+        client_request_token="00000000-0000-4000-8000-000000000001",
+        replica_regions=[],
+        force_overwrite=False,
+    )
+    old = backend.get_secret_value(SECRET, None, "AWSCURRENT")["VersionId"]
+    new = "00000000-0000-4000-8000-000000000002"
+    backend.put_secret_value(
+        SECRET, json.dumps({"management": "ami-new"}), None, new, ["AWSPENDING"]
+    )
+    update(backend, SECRET, "AWSCURRENT", old, new)
+    return old, new
+
+
+def _stages(backend: Any) -> dict[str, list[str]]:
+    versions = backend.secrets[SECRET].versions
+    return {vid: sorted(v["version_stages"]) for vid, v in versions.items()}
+
+
+def test_moto_still_serves_a_stale_default_version_without_the_patch(backend: Any) -> None:
+    _moved_current(backend, moto_patches.ORIGINALS["update_secret_version_stage"])
+
+    value = moto_patches.ORIGINALS["get_secret_value"](backend, SECRET, None, None)
+
+    assert json.loads(value["SecretString"]) == {"management": "ami-old"}
+
+
+def test_get_secret_value_without_a_stage_serves_awscurrent(backend: Any) -> None:
+    # Moved with the original: only the GetSecretValue patch stands between us and the old value.
+    _, new = _moved_current(backend, moto_patches.ORIGINALS["update_secret_version_stage"])
+
+    value = backend.get_secret_value(SECRET, None, None)
+
+    assert value["VersionId"] == new
+    assert "AWSCURRENT" in value["VersionStages"]
+    assert json.loads(value["SecretString"]) == {"management": "ami-new"}
+
+
+def test_moto_labels_two_versions_awscurrent_without_the_patch(backend: Any) -> None:
+    _moved_current(backend, moto_patches.ORIGINALS["update_secret_version_stage"])
+    backend.put_secret_value(SECRET, '{"management": "ami-raw"}', None, None, ["AWSCURRENT"])
+
+    assert sum("AWSCURRENT" in s for s in _stages(backend).values()) == 2
+
+
+def test_default_version_follows_awscurrent_so_a_raw_put_leaves_one_current(
+    backend: Any,
+) -> None:
+    old, new = _moved_current(backend, type(backend).update_secret_version_stage)
+    assert backend.secrets[SECRET].default_version_id == new
+
+    raw = "00000000-0000-4000-8000-000000000003"
+    backend.put_secret_value(SECRET, '{"management": "ami-raw"}', None, raw, ["AWSCURRENT"])
+
+    assert _stages(backend) == {old: [], new: ["AWSPREVIOUS"], raw: ["AWSCURRENT"]}
+    served = moto_patches.ORIGINALS["get_secret_value"](backend, SECRET, None, None)
+    assert served["VersionId"] == raw
+
+
+def test_a_stage_or_version_asked_for_is_served_as_before(backend: Any) -> None:
+    old, new = _moved_current(backend, type(backend).update_secret_version_stage)
+
+    assert backend.get_secret_value(SECRET, old, None)["VersionId"] == old
+    assert backend.get_secret_value(SECRET, None, "AWSPREVIOUS")["VersionId"] == old
+    assert backend.get_secret_value(SECRET, None, "AWSCURRENT")["VersionId"] == new
+
+
+def test_apply_is_idempotent() -> None:
+    from moto.secretsmanager.models import SecretsManagerBackend
+
+    moto_patches.apply()
+    originals = dict(moto_patches.ORIGINALS)
+    moto_patches.apply()
+
+    assert originals == moto_patches.ORIGINALS
+    assert SecretsManagerBackend.get_secret_value is moto_patches.get_secret_value
+    assert originals["get_secret_value"] is not moto_patches.get_secret_value

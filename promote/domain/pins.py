@@ -7,7 +7,9 @@ because only a person should let production move. Moving a pin keeps the old one
 `unpin` shows what the env would move to: the newest tested, non-revoked image with SUCCESS
 evidence in `test_env`. With `--apply` it removes the pin and sets the env's AMI in one
 compare-and-swap write. When nothing is eligible the pin is still removed (with --apply) but the
-env stays on the AMI it has.
+env stays on the AMI it has. With `--repin` the same write pins the env again on the AMI it now
+has (owner: --owner, else git's user.email, else $USER; reason: the unpin's). Moving the secret
+does not move the instances: the next step is `promote rollout --env <env>`.
 """
 
 from __future__ import annotations
@@ -189,6 +191,7 @@ class UnpinPlan:
     evidence_key: str | None = None
     shared: dict[str, str] = field(default_factory=dict, metadata=renamed("shared_with"))
     applied: bool = False
+    repin_owner: str | None = field(default=None, metadata=HIDDEN)
 
 
 @dataclass
@@ -204,18 +207,27 @@ class UnpinResult:
     version_id: str | None = field(default=None, metadata=renamed("secret_version_id"))
     event_key: str | None = None
     shared: dict[str, str] = field(default_factory=dict, metadata=renamed("shared_with"))
+    repinned: dict[str, Any] | None = None
+    next_step: str | None = None
     plan: UnpinPlan | None = field(default=None, metadata=HIDDEN)
 
 
-def plan_unpin(services: Services, env_name: str, reason: str) -> UnpinPlan:
-    """What unpinning ENV would do; writes nothing."""
+def rollout_hint(env_name: str) -> str:
+    """The command that moves ENV's instances onto what its secret entry now says."""
+    return f"promote rollout --env {env_name}"
+
+
+def plan_unpin(
+    services: Services, env_name: str, reason: str, repin_owner: str | None = None
+) -> UnpinPlan:
+    """What unpinning ENV would do (and, with REPIN_OWNER, re-pinning it); writes nothing."""
     why = require_reason(reason)
     env = services.config.environment(env_name)
     current = services.read_ids(where=env)
     existing = current.pin_for(env)
     before = current.ami_for(env)
     if existing is None:
-        return UnpinPlan(env.name, env, why, None, before)
+        return UnpinPlan(env.name, env, why, None, before, repin_owner=repin_owner)
     found = newest_eligible(services)
     move_to = found[0].image_id if found else None
     result = UnpinPlan(
@@ -226,6 +238,7 @@ def plan_unpin(services: Services, env_name: str, reason: str) -> UnpinPlan:
         before,
         move_to,
         found[1].evidence_key if found else None,
+        repin_owner=repin_owner,
     )
     if found and move_to != before:
         result.shared = share_with_envs(services, found[0].image_id, [env], apply=False)
@@ -250,6 +263,7 @@ def execute_unpin(unpin_plan: UnpinPlan, services: Services) -> UnpinResult:
     move_to = unpin_plan.move_to
     if move_to and move_to != unpin_plan.ami_before:
         result.shared = share_with_envs(services, move_to, [env])
+    since = services.clock.now().replace(microsecond=0).isoformat()
 
     def change(latest: AmiIds) -> dict[str, Any] | None:
         if latest.pin_for(env) is None:
@@ -258,6 +272,11 @@ def execute_unpin(unpin_plan: UnpinPlan, services: Services) -> UnpinResult:
         if move_to:
             document = ami_ids.with_ami(document, env, move_to)
         result.ami_before = latest.ami_for(env)
+        target = move_to or result.ami_before
+        if unpin_plan.repin_owner and target:
+            again = Pin(target, unpin_plan.repin_owner, unpin_plan.reason, since, None)
+            result.repinned = to_data(again)
+            document = ami_ids.with_pin(document, env, again)
         return document
 
     committed = services.commit(
@@ -268,7 +287,7 @@ def execute_unpin(unpin_plan: UnpinPlan, services: Services) -> UnpinResult:
             ami=move_to or result.ami_before,
             envs=(env.name,),
             before={"ami": result.ami_before, "pin": result.pin},
-            after={"ami": move_to or result.ami_before, "pin": None},
+            after={"ami": move_to or result.ami_before, "pin": result.repinned},
             reason=unpin_plan.reason,
             extra={
                 "secret_id": update.before.secret_id,
@@ -281,4 +300,6 @@ def execute_unpin(unpin_plan: UnpinPlan, services: Services) -> UnpinResult:
     result.applied = True
     if committed:
         result.version_id, result.event_key = committed.version_id, committed.event_key
+    if move_to and move_to != result.ami_before:
+        result.next_step = rollout_hint(env.name)
     return result

@@ -424,6 +424,9 @@ def test_unpin_shows_the_newest_eligible_image_and_applies_in_one_write(seeded: 
     applied = seeded.cli("unpin", "--env", "management", "--reason", "release 42", "--apply")
 
     assert applied.exit_code == 0, applied.output
+    assert "would" not in applied.stdout
+    assert f"moved management in its secret: {seeded.tested} -> {tested}" in applied.stdout
+    assert "next: promote rollout --env management" in applied.stdout
     assert len(_versions(seeded)) == versions_before + 1
     _, document = seeded.secret()
     assert document[SECRET_KEY_PROD] == tested
@@ -432,6 +435,42 @@ def test_unpin_shows_the_newest_eligible_image_and_applies_in_one_write(seeded: 
     assert event["before"]["pin"]["owner"] == "release-manager@example.com"
     assert event["after"] == {"ami": tested, "pin": None}
     assert event["reason"] == "release 42"
+
+
+def test_unpin_repin_moves_and_pins_again_in_the_same_write(seeded: Estate) -> None:
+    tested = _validated_and_published(seeded)
+    versions_before = len(_versions(seeded))
+
+    shown = seeded.cli("unpin", "--env", "management", "--reason", "release 43", "--repin", *OWNER)
+    assert f"would re-pin management to {tested} (owner rm@example.com)" in shown.stdout
+    assert len(_versions(seeded)) == versions_before
+    applied = seeded.cli(
+        "-o", "json", "unpin", "--env", "management", "--reason", "release 43", "--apply",
+        "--repin", *OWNER,
+    )  # fmt: skip
+
+    assert applied.exit_code == 0, applied.output
+    out = json.loads(applied.stdout)
+    assert out["next_step"] == "promote rollout --env management"
+    assert len(_versions(seeded)) == versions_before + 1  # one write: unpin, move and re-pin
+    _, document = seeded.secret()
+    assert document[SECRET_KEY_PROD] == tested
+    pin = document["_pins"]["management"]
+    assert (pin["ami"], pin["owner"], pin["reason"]) == (tested, "rm@example.com", "release 43")
+    [event] = _events(seeded, "unpin")
+    assert event["after"]["ami"] == tested and event["after"]["pin"]["ami"] == tested
+    refused = seeded.cli("set-ids", "--ami", seeded.tested, "--env", "management")
+    assert refused.exit_code == 3  # held again
+
+
+def test_unpin_owner_without_repin_is_a_usage_error(seeded: Estate) -> None:
+    before = _state(seeded)
+
+    result = seeded.cli("unpin", "--env", "management", "--reason", "r", "--apply", *OWNER)
+
+    assert result.exit_code == 2
+    assert "add --repin" in result.stderr
+    assert _state(seeded) == before
 
 
 def test_unpin_never_moves_to_a_revoked_image(seeded: Estate) -> None:

@@ -7,6 +7,7 @@ import click
 from promote.cli.app import AppContext
 from promote.cli.options import ami_option, env_option, pass_app, reason_option
 from promote.domain import pins
+from promote.errors import usage_error
 
 
 @click.command()
@@ -37,11 +38,24 @@ def pin(
 @env_option("Environment to unpin.")
 @reason_option()
 @click.option("--apply", is_flag=True, help="Remove the pin and move the env (one write).")
+@click.option(
+    "--repin", is_flag=True, help="Pin ENV again on the AMI it moves to, in the same write."
+)
+@click.option("--owner", help="Who owns the new pin (--repin); default: git user.email, $USER.")
 @pass_app
-def unpin(app: AppContext, env_name: str, reason: str, apply: bool) -> None:
+def unpin(
+    app: AppContext, env_name: str, reason: str, apply: bool, repin: bool, owner: str | None
+) -> None:
     """Show what ENV would move to without its pin; --apply unpins and moves it."""
+    pins.require_reason(reason)
+    repin_owner = None
+    if repin:
+        who = owner.strip() if owner and owner.strip() else None
+        repin_owner = who or pins.default_owner(app.environ, app.git_email())
+    elif owner:
+        raise usage_error("--owner names the owner of the new pin", "add --repin")
     services = app.services()
-    plan = pins.plan_unpin(services, env_name, reason)
+    plan = pins.plan_unpin(services, env_name, reason, repin_owner)
     if not apply:
         app.output.result("unpin", plan)
         return

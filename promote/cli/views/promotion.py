@@ -73,7 +73,7 @@ def pin(console: Console, result: PinResult) -> None:
     lines(console, out)
 
 
-def _unpin_lines(plan: UnpinPlan) -> list[str]:
+def _unpin_lines(plan: UnpinPlan, done: bool = False) -> list[str]:
     if plan.pin is None:
         return [f"{plan.env} is not pinned: nothing to do"]
     held = plan.pin
@@ -88,10 +88,15 @@ def _unpin_lines(plan: UnpinPlan) -> list[str]:
         )
     elif plan.move_to == plan.ami_before:
         out.append(f"{plan.env} stays on {plan.ami_before}, the newest eligible image")
+    elif done:
+        out.append(f"moved {plan.env} in its secret: {plan.ami_before} -> {plan.move_to}")
     else:
         out.append(f"{plan.env} would move {plan.ami_before} -> {plan.move_to}")
     if plan.evidence_key:
         out.append(f"  evidence: {plan.evidence_key}")
+    if plan.repin_owner and not done:
+        target = plan.move_to or plan.ami_before
+        out.append(f"would re-pin {plan.env} to {target} (owner {plan.repin_owner})")
     return out
 
 
@@ -105,11 +110,17 @@ def unpin_plan(console: Console, plan: UnpinPlan) -> None:
 @view(UnpinResult)
 def unpin_done(console: Console, result: UnpinResult) -> None:
     """What unpin did."""
-    out = _unpin_lines(result.plan) if result.plan else [f"{result.env} is not pinned"]
+    plan = result.plan
+    out = _unpin_lines(plan, result.applied) if plan else [f"{result.env} is not pinned"]
     if result.applied and result.pin is not None:
         out.append(
             f"unpinned {result.env}" + (f"; event: {result.event_key}" if result.event_key else "")
         )
+    if result.repinned:
+        held = result.repinned
+        out.append(f"re-pinned {result.env} to {held['ami']} by {held['owner']}: {held['reason']}")
+    if result.next_step:
+        out.append(f"next: {result.next_step} (the instances keep their AMI until then)")
     lines(console, out)
 
 

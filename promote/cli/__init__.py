@@ -29,6 +29,7 @@ COMMANDS = {
     "dispatch": "dispatch:dispatch",
     "gate": "gate:gate",
     "history": "history:history",
+    "hooks": "hooks:hooks",
     "iam-policy": "iam_policy:iam_policy",
     "metrics": "metrics:metrics",
     "pin": "pins:pin",

@@ -28,6 +28,7 @@ from promote.domain import (
     fleet,
     gate,
     history,
+    hooks,
     metrics,
     pins,
     prune,
@@ -44,7 +45,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     command: actions
     for module in (
         *(status, fleet, gate, rollout, releases, build),
-        *(set_ids, pins, publish, revoke, prune, history, audit, metrics),
+        *(set_ids, pins, publish, revoke, prune, history, audit, metrics, hooks),
     )
     for command, actions in module.AWS_ACTIONS.items()
 }

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from promote.domain.ami_ids import SecretVersion
     from promote.domain.build import BuildRequest, BuildResult
     from promote.domain.fleet import Group, Instance, SeenInstance
+    from promote.domain.hooks import LifecycleHook
     from promote.domain.images import Image
 
 
@@ -125,6 +126,14 @@ class FleetControl(Protocol):
 
     def terminating_hooks(self, env: Environment, group: str) -> list[str]:
         """The group's EC2_INSTANCE_TERMINATING lifecycle hooks (the drain agent's)."""
+        ...
+
+    def lifecycle_hooks(self, env: Environment, group: str) -> list[LifecycleHook]:
+        """The group's EC2_INSTANCE_TERMINATING lifecycle hooks, with their settings."""
+        ...
+
+    def put_lifecycle_hook(self, env: Environment, group: str, hook: LifecycleHook) -> None:
+        """Create or update HOOK on the group (PutLifecycleHook)."""
         ...
 
     def start_refresh(self, env: Environment, group: str, preferences: dict[str, Any]) -> str:

@@ -50,6 +50,9 @@ export PROMOTE_INFRA_TARBALL_URL="http://10.0.2.2:$http_port/$tarball_name"
 export PROMOTE_INFRA_TARBALL_SHA256=$tarball_sha256
 export PROMOTE_INFRA_CONCOURSE_VERSION=$concourse_version
 export PROMOTE_INFRA_EXTRA_VARS=$PWD/packer/local-vm-ansible-vars.json
+# The drain suites serve a stand-in IMDS and lifecycle API here; the guest reaches the host at
+# 10.0.2.2 (qemu user networking).
+export PROMOTE_INFRA_HOST_ADDR=10.0.2.2
 # Idempotence: the image build already ran the playbook a second time and failed on any change;
 # test_playbook.py checks that record. VM_TEST_RERUN_PLAYBOOK=1 re-runs it against the worker VM.
 if [[ ${VM_TEST_RERUN_PLAYBOOK:-0} != 1 ]]; then

@@ -24,6 +24,13 @@ def test_web_runs_as_the_concourse_user(host):
     assert host.check_output(f"ps -o user= -p {pid}") == "concourse"
 
 
+def test_web_reruns_builds_whose_worker_disappeared(host):
+    pid = unit_property(host, WEB, "MainPID")
+    raw = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ")
+    env = dict(line.split("=", 1) for line in raw.splitlines() if "=" in line)
+    assert env["CONCOURSE_ENABLE_RERUN_WHEN_WORKER_DISAPPEARS"] == "true"
+
+
 def test_web_keys_are_root_only_and_reach_the_unit_as_credentials(host):
     pid = unit_property(host, WEB, "MainPID")
     raw = host.check_output(f"tr '\\0' '\\n' < /proc/{pid}/environ")

@@ -36,6 +36,11 @@ def test_worker_runs_as_root_with_the_containerd_runtime(host):
     assert env["CONCOURSE_WORK_DIR"] == "/concourse/worker"
 
 
+def test_worker_is_ephemeral_so_a_replaced_instance_leaves_concourse_at_once(host):
+    # An ASG worker never comes back: the web node drops it instead of keeping it stalled.
+    assert worker_environment(host)["CONCOURSE_EPHEMERAL"] == "true"
+
+
 def test_worker_work_dir_is_root_only(host):
     work_dir = file_stats(host, "/concourse/worker").get("/concourse/worker")
     assert work_dir and work_dir.kind == "directory"

@@ -14,6 +14,7 @@ from promote.adapters.aws import ec2
 from promote.adapters.aws.session import Aws, chunks
 from promote.config import Environment
 from promote.domain.fleet import Group, GroupMember, Instance
+from promote.domain.hooks import LifecycleHook
 from promote.domain.ports import GroupState, RefreshStatus, ScheduledAction, TemplateRef
 from promote.domain.rollout_engine import MARKER_TAG
 from promote.errors import conflict, not_found
@@ -179,6 +180,34 @@ class AwsFleetControl:
             for h in hooks
             if h.get("LifecycleTransition") == "autoscaling:EC2_INSTANCE_TERMINATING"
         ]
+
+    def lifecycle_hooks(self, env: Environment, group: str) -> list[LifecycleHook]:
+        """The group's EC2_INSTANCE_TERMINATING lifecycle hooks, with their settings."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"reading the lifecycle hooks of {group}"):
+            hooks = client.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"]
+        return [
+            LifecycleHook(
+                name=h["LifecycleHookName"],
+                transition=h["LifecycleTransition"],
+                heartbeat_timeout=int(h.get("HeartbeatTimeout", 3600)),
+                default_result=h.get("DefaultResult", "ABANDON"),
+            )
+            for h in hooks
+            if h.get("LifecycleTransition") == "autoscaling:EC2_INSTANCE_TERMINATING"
+        ]
+
+    def put_lifecycle_hook(self, env: Environment, group: str, hook: LifecycleHook) -> None:
+        """Create or update HOOK on the group (PutLifecycleHook: the same call either way)."""
+        client = self.aws.client("autoscaling", env)
+        with self.aws.calling(f"putting the lifecycle hook {hook.name} on {group}"):
+            client.put_lifecycle_hook(
+                AutoScalingGroupName=group,
+                LifecycleHookName=hook.name,
+                LifecycleTransition=hook.transition,
+                HeartbeatTimeout=hook.heartbeat_timeout,
+                DefaultResult=hook.default_result,
+            )
 
     def start_refresh(self, env: Environment, group: str, preferences: dict[str, Any]) -> str:
         """StartInstanceRefresh (rolling); exit 6 when the group already has one running."""

@@ -1,4 +1,4 @@
-"""Text views of validate, gate, status and rollout."""
+"""Text views of validate, gate, status, rollout and hooks."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from rich.table import Table
 from promote.cli.render import lines, safe, view
 from promote.domain.fleet import ValidateResult, Validation
 from promote.domain.gate import GateResult
+from promote.domain.hooks import WANTED, HooksPlan
 from promote.domain.rollout import RolloutPlan, RolloutPreview, RolloutResult
 from promote.domain.status import StatusReport
 
@@ -131,3 +132,32 @@ def rollout_done(console: Console, result: RolloutResult) -> None:
         console.print(f"validate: [{style}]{outcome.result}[/]")
         for reason in outcome.reasons:
             console.print(f"  - {safe(reason)}")
+
+
+@view(HooksPlan)
+def hooks(console: Console, planned: HooksPlan) -> None:
+    """Each worker group's drain hook: there, to create or to update (or done, with --apply)."""
+    wanted = WANTED
+    shown = [
+        f"{planned.env}: the drain hook {wanted.name} ({wanted.transition}, heartbeat timeout "
+        f"{wanted.heartbeat_timeout}s, default result {wanted.default_result})"
+    ]
+    for group in planned.groups:
+        others = [h.name for h in group.existing if h.name != wanted.name]
+        also = f"; other terminating hooks: {', '.join(others)}" if others else ""
+        if group.action == "ok":
+            state = "in place"
+        elif planned.applied:
+            state = "created" if group.action == "create" else "updated"
+        else:
+            state = (
+                f"missing: would {group.action} it"
+                if group.action == "create"
+                else ("different: would update it")
+            )
+        shown.append(f"  {group.group}: {state}{also}")
+    if not planned.applied and any(g.action != "ok" for g in planned.groups):
+        shown.append(
+            f"run again with --apply to put it (promote hooks --env {planned.env} --apply)"
+        )
+    lines(console, shown)

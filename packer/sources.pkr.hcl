@@ -1,5 +1,6 @@
 locals {
-  timestamp = formatdate("YYYYMMDDhhmmss", timestamp())
+  # One format for every image name: the tested copy's (promote publish) is the same.
+  timestamp = formatdate("YYYYMMDD'T'hhmmssZ", timestamp())
   ami_name  = "${var.untested_name}-${local.timestamp}"
 
   image_tags = {

@@ -9,7 +9,10 @@ module in `promote.cli.commands` and are imported only when they run (or for --h
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,7 @@ import click
 
 from promote import __version__, redact
 from promote.cli.app import AppContext
-from promote.cli.output import Output
+from promote.cli.output import SCHEMA, Output
 from promote.config import Overrides
 from promote.errors import ExitCode, PromoteError
 
@@ -46,9 +49,107 @@ COMMANDS = {
 }
 
 
+# The global options, accepted before and after the subcommand (the AWS CLI's habit).
+GLOBAL_WITH_VALUE = {"-o", "--output", "--config", "--region", "--profile", "--endpoint-url"}
+GLOBAL_FLAGS = re.compile(r"-v+|--verbose")
+
+
+def _option_names(command: click.Command) -> tuple[set[str], set[str]]:
+    """Every option name of COMMAND and its subcommands, and those that take a value."""
+    names: set[str] = set()
+    valued: set[str] = set()
+    for param in command.params:
+        if isinstance(param, click.Option):
+            names.update(param.opts + param.secondary_opts)
+            if not param.is_flag and not param.count:
+                valued.update(param.opts)
+    for sub in getattr(command, "commands", {}).values():
+        more, more_valued = _option_names(sub)
+        names |= more
+        valued |= more_valued
+    return names, valued
+
+
+def hoist_global_options(group: click.Group, ctx: click.Context, args: list[str]) -> list[str]:
+    """ARGS with the global options found after the subcommand moved before it.
+
+    `promote history --env E -o json` becomes `promote -o json history --env E`. A subcommand's
+    own option of the same name, an option's value and everything after `--` stay put.
+    """
+    at = 0
+    while at < len(args) and args[at].startswith("-") and args[at] != "--":
+        at += 2 if args[at] in GLOBAL_WITH_VALUE else 1
+    if at >= len(args) or args[at] == "--":
+        return args
+    command = group.get_command(ctx, args[at])
+    if command is None:
+        return args
+    own, valued = _option_names(command)
+    moved: list[str] = []
+    kept: list[str] = []
+    rest = args[at + 1 :]
+    index = 0
+    while index < len(rest):
+        word = rest[index]
+        name = word.split("=", 1)[0] if word.startswith("--") else word
+        if word == "--":
+            kept.extend(rest[index:])
+            break
+        if name in own:
+            step = 2 if name in valued and "=" not in word else 1
+            kept.extend(rest[index : index + step])
+        elif name in GLOBAL_WITH_VALUE:
+            step = 1 if "=" in word else 2
+            moved.extend(rest[index : index + step])
+        elif word.startswith("-o") and not word.startswith("--") and len(word) > 2:
+            step = 1  # -ojson
+            moved.append(word)
+        elif GLOBAL_FLAGS.fullmatch(word):
+            step = 1
+            moved.append(word)
+        else:
+            step = 1
+            kept.append(word)
+        index += step
+    return [*args[:at], *moved, args[at], *kept]
+
+
+def wants_json(args: list[str]) -> bool:
+    """-o json / --output json / --output=json / -ojson anywhere in ARGS (before `--`)."""
+    for index, word in enumerate(args):
+        if word == "--":
+            return False
+        if word in ("--output=json", "-ojson"):
+            return True
+        if word in ("-o", "--output") and args[index + 1 : index + 2] == ["json"]:
+            return True
+    return False
+
+
 class PromoteGroup(click.Group):
     """Loads each command on demand, and turns PromoteError into one line, a hint and the exit
-    code, for every subcommand."""
+    code, for every subcommand. Global options may come after the subcommand; with -o json a
+    usage error is a JSON document on stdout too."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Move the global options given after the subcommand before it, then parse."""
+        return super().parse_args(ctx, hoist_global_options(self, ctx, list(args)))
+
+    def main(self, args: Any = None, *rest: Any, **extra: Any) -> Any:
+        """click's main; with -o json, a usage error also prints its JSON document."""
+        argv = list(sys.argv[1:] if args is None else args)
+        if not wants_json(argv) or extra.get("standalone_mode") is False:
+            return super().main(argv, *rest, **extra)
+        try:
+            code = super().main(argv, *rest, **{**extra, "standalone_mode": False})
+        except click.ClickException as exc:
+            exc.show()
+            _json_error(exc)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command name, sorted."""
@@ -80,6 +181,17 @@ class PromoteGroup(click.Group):
         except Exception as exc:  # a bug: say so, exit 1
             _output(ctx).crash(exc)
             ctx.exit(ExitCode.INTERNAL)
+
+
+def _json_error(exc: click.ClickException) -> None:
+    """The usage error as promote's JSON error document on stdout."""
+    context = getattr(exc, "ctx", None)
+    hint = f"see '{context.command_path} --help'" if context is not None else ""
+    document = {
+        "schema": SCHEMA,
+        "error": {"message": exc.format_message(), "hint": hint, "exit_code": exc.exit_code},
+    }
+    click.echo(json.dumps(document, indent=2))
 
 
 def _output(ctx: click.Context) -> Output:

@@ -20,10 +20,17 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in TEXT (90s, 15m, 1h30m, 2d, or plain seconds); a usage error for anything else."""
+    """Seconds in TEXT (90s, 15m, 1h30m, 2d; a bare 0); a usage error for anything else.
+
+    A bare number other than zero is refused: `--older-than 30` could mean seconds or days.
+    """
     cleaned = text.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", cleaned):
-        return float(cleaned)
+        if float(cleaned) == 0:
+            return 0.0
+        raise usage_error(
+            f"'{text}' needs a unit", f"write {cleaned}s, {cleaned}m, {cleaned}h or {cleaned}d"
+        )
     parts = _PART.findall(cleaned)
     if not cleaned or "".join(n + u for n, u in parts) != cleaned:
         raise usage_error(f"'{text}' is not a duration", "write it like 90s, 15m, 1h30m or 2d")
@@ -31,7 +38,7 @@ def parse_duration(text: str) -> float:
 
 
 class Duration(click.ParamType):  # type: ignore[type-arg]
-    """90s, 15m, 1h30m, or seconds."""
+    """90s, 15m, 1h30m, 2d (a unit is required; 0 may go without)."""
 
     name = "duration"
 

@@ -40,11 +40,16 @@ class Output:
         self._bar: Progress | None = None
 
     def console(self) -> Console:
-        """A rich console on stdout, for text results."""
+        """A rich console on stdout, for text results.
+
+        Nothing is hard-wrapped (soft_wrap: a long line stays one line, in a pipe or a log as on
+        a terminal, which wraps it for display only); tables go through `render.table`, which
+        never narrows a column below its longest cell, so AMI ids and ARNs stay whole.
+        """
         from rich.console import Console
 
         width = None if self.stdout.isatty() else 160
-        return Console(file=self.stdout, highlight=False, emoji=False, width=width)
+        return Console(file=self.stdout, highlight=False, emoji=False, width=width, soft_wrap=True)
 
     def result(self, command: str, value: object) -> None:
         """Write the command's result: one JSON document (`to_data`), or its text view."""

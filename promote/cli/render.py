@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.table import Table
 
 T = TypeVar("T")
 View = Callable[[Console, Any], None]
@@ -58,6 +60,20 @@ def safe(text: str) -> str:
 
 
 def lines(console: Console, text: Sequence[str]) -> None:
-    """Plain lines, no markup, control characters shown."""
+    """Plain lines, no markup, control characters shown, never hard-wrapped."""
     for line in text:
-        console.print(printable(line), markup=False, highlight=False)
+        console.print(printable(line), markup=False, highlight=False, soft_wrap=True)
+
+
+def table(console: Console, rows: Table) -> None:
+    """A table at its natural width even when the console is narrower: no cell (an AMI id, an
+    ARN) is ever cut or wrapped; a terminal narrower than the table wraps it for display."""
+    natural = Measurement.get(console, console.options.update(width=10_000), rows).maximum
+    for column in rows.columns:
+        column.no_wrap = True
+    width = console.width
+    console.width = max(width, natural)
+    try:
+        console.print(rows, crop=False)
+    finally:
+        console.width = width

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from promote.domain import evidence, ledger
-from promote.domain.images import check_ami_id
+from promote.domain.images import check_ami_id, require_image
 from promote.domain.results import FLATTEN, HIDDEN, renamed
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ _FLEET_READ = ("autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances",
 SIGN_EVIDENCE = ("kms:GetPublicKey", "kms:Sign")
 _VALIDATE = (
     "secretsmanager:GetSecretValue",
+    "ec2:DescribeImages",  # an AMI given with --ami must exist
     *_FLEET_READ,
     "s3:ListBucket",
     "s3:PutObject",
@@ -323,16 +324,22 @@ def check(
     count_previous: bool = True,
     wake: bool = False,
     resume: bool = False,
+    ami_must_exist: bool = True,
 ) -> ValidateResult:
     """Validate ENV against AMI (default: its entry in the secret) and record the evidence.
 
     COUNT_PREVIOUS lists the earlier records first (which also fails fast when the bucket is
     missing); a rollout's closing validate skips it, so a rollout needs no s3:ListBucket.
-    WAKE raises the groups a schedule emptied for the check (`domain.wake`).
+    WAKE raises the groups a schedule emptied for the check (`domain.wake`). An AMI given
+    (AMI) must exist (exit 4, nothing written) unless AMI_MUST_EXIST is off (a rollout's closing
+    validate: the rollout has checked its AMI).
     """
     config = services.config
     env = config.environment(env_name)
     expected = check_ami_id(ami) if ami else services.expected_ami(env)
+    if ami and ami_must_exist and config.env_region(env) == config.region:
+        # An AMI named on the command line that does not exist: exit 4, no evidence written.
+        require_image(services.images, expected, config.region)
     services.evidence_signer.ready()
     previous = ledger.records_for(services.ledger, expected, env.name) if count_previous else []
     with ExitStack() as stack:

@@ -63,15 +63,22 @@ def _summary(document: dict[str, Any]) -> str:
     return f"{kind} {document.get('ami') or ''} {envs} by {who}{reason}".replace("  ", " ")
 
 
-def history(services: Services, ami: str | None = None, env: str | None = None) -> list[Entry]:
+def history(
+    services: Services,
+    ami: str | None = None,
+    env: str | None = None,
+    since: str | None = None,
+    limit: int | None = None,
+) -> list[Entry]:
     """Every believed evidence record and event matching AMI and ENV, newest first; the rest
-    are skipped with a warning naming them."""
+    are skipped with a warning naming them. SINCE (a ledger stamp) keeps only what was written
+    at or after it; LIMIT keeps the newest LIMIT entries."""
     store = services.ledger
     entries: list[Entry] = []
     prefix = f"evidence/{ami}/" if ami else "evidence/"
     for key in store.keys(prefix):
         ref = EvidenceRef.parse(key)
-        if ref is None or (env and ref.env != env):
+        if ref is None or (env and ref.env != env) or (since and ref.stamp < since):
             continue
         if evidence.read(services, ref, full=False) is None:
             continue
@@ -91,6 +98,8 @@ def history(services: Services, ami: str | None = None, env: str | None = None) 
             continue
         if env and env not in (document.get("envs") or []):
             continue
+        if since and stamp_of(key) < since:
+            continue
         entries.append(
             Entry(
                 stamp=stamp_of(key),
@@ -103,4 +112,4 @@ def history(services: Services, ami: str | None = None, env: str | None = None) 
             )
         )
     entries.sort(key=lambda e: (e.stamp, e.key), reverse=True)
-    return entries
+    return entries if limit is None else entries[:limit]

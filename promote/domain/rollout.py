@@ -273,6 +273,12 @@ def execute(
     if options.validate:
         bound = min(options.timeout, 300)
         validation = check(
-            services, env.name, rollout.expected_ami, bound, options.interval, count_previous=False
+            services,
+            env.name,
+            rollout.expected_ami,
+            bound,
+            options.interval,
+            count_previous=False,
+            ami_must_exist=False,
         )
     return RolloutResult(rollout, log.steps, log.terminated, log.launched, log.landed, validation)

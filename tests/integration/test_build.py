@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -32,8 +33,20 @@ def test_build_on_the_local_aws_makes_a_tagged_untested_ami(seeded: Estate) -> N
     assert tags["promote:stage"] == "untested"
     assert tags["concourse:version"] == "7.12.1"
     assert image["Name"].startswith("untested-dw-al2-concourse-ami-")
+    assert re.fullmatch(r"untested-dw-al2-concourse-ami-\d{8}T\d{6}Z", image["Name"])  # as publish
     manifest = json.loads((root / "packer" / "manifest.json").read_text())
     assert manifest["builds"][-1]["artifact_id"] == f"eu-west-2:{result['ami']}"
+    assert f"name: {image['Name']}" in process.stderr
+
+
+def test_build_prints_the_ami_id_alone_on_stdout(seeded: Estate) -> None:
+    workspace(seeded.tmp)
+
+    process = seeded.run("build", "--var", "concourse_version=7.12.1")
+
+    assert process.returncode == 0, process.stderr
+    assert re.fullmatch(r"ami-[0-9a-f]{8,17}\n", process.stdout)
+    assert "manifest: " in process.stderr
 
 
 def test_a_failing_packer_build_reports_packers_error(seeded: Estate) -> None:

@@ -781,6 +781,18 @@ def test_history_lists_evidence_and_events_newest_first_as_text_and_json(seeded:
     assert "set-ids management-dev" in text.stdout
     assert [e["kind"] for e in json.loads(only_old.stdout)["entries"]] == ["pin", "set-ids"]
 
+    def kinds(*args: str) -> list[str]:
+        shown = seeded.cli("-o", "json", "history", "--env", "management-dev", *args)
+        assert shown.exit_code == 0, shown.output
+        return [e["kind"] for e in json.loads(shown.stdout)["entries"]]
+
+    assert kinds("--limit", "2") == ["pin", "set-ids"]
+    assert kinds("--since", "1h") == ["pin", "set-ids", "evidence"]
+    assert kinds("--since", "2099-01-01") == []
+    assert kinds("--since", stamps[1][:8]) == ["pin", "set-ids", "evidence"]  # today, a date
+    bad = seeded.cli("history", "--since", "last tuesday")
+    assert bad.exit_code == 2 and "hint: write it as 2026-11-01" in bad.stderr
+
 
 def test_set_ids_shares_the_image_with_an_env_in_another_account(seeded: Estate) -> None:
     config = seeded.tmp / "promote.toml"

@@ -227,6 +227,20 @@ def test_gate_stays_closed_for_a_revoked_image_even_with_success(seeded: Estate)
     assert f"CLOSED: {seeded.untested} is revoked: CVE-2026-0001 by alice" in result.stdout
 
 
+def test_validate_of_an_ami_that_does_not_exist_exits_4_and_writes_nothing(
+    seeded: Estate,
+) -> None:
+    before = seeded.snapshot()
+
+    result = seeded.cli(
+        "validate", "--env", "management-dev", "--ami", "ami-0123456789abcdef0", "--timeout", "0"
+    )
+
+    assert result.exit_code == 4
+    assert "error: ami-0123456789abcdef0 not found in eu-west-2" in result.stderr
+    assert seeded.snapshot() == before
+
+
 def test_gate_of_an_unknown_ami_exits_4(seeded: Estate) -> None:
     result = seeded.cli("gate", "--ami", "ami-0123456789abcdef0")
 

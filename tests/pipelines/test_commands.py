@@ -113,7 +113,7 @@ def test_reboot_worker_nodes_replaces_every_instance() -> None:
         ["gate", "--ami", "not-an-ami"],
         ["validate", "--env", "managment-dev"],
         ["rollout", "--env", "management", "--timeout", "soon"],
-        ["gate", "--ami", "ami-0123456789abcdef0", "-o", "json"],
+        ["gate", "--ami", "ami-0123456789abcdef0", "-o", "yaml"],
         ["promote-everything"],
         ["sandbox"],
         ["--help"],

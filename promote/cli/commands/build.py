@@ -51,7 +51,7 @@ def build(
     variables: tuple[str, ...],
     timeout: float,
 ) -> None:
-    """Build an untested AMI with Packer and print its id (`make ami`)."""
+    """Build an untested AMI with Packer and print its id alone on stdout (`make ami`)."""
     values = key_values(variables, "--var", "concourse_version=7.12.0")
     inputs = build_module.BuildInputs(target, packer_dir, manifest, values, timeout)
     try:
@@ -69,4 +69,10 @@ def build(
         lambda: app.start_sandbox().sandbox.endpoint,
         app.output.progress,
     )
+    for line in (
+        f"name: {result.name}",
+        f"region: {result.region}",
+        f"manifest: {result.manifest}",
+    ):
+        app.output.progress(line)
     app.output.result("build", result)

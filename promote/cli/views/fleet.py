@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from promote.cli.render import lines, safe, view
+from promote.cli.render import table as render_table
 from promote.domain.fleet import ValidateResult, Validation
 from promote.domain.gate import GateResult
 from promote.domain.hooks import WANTED, HooksPlan
@@ -33,7 +34,7 @@ def _validation(console: Console, result: Validation, evidence_key: str) -> None
             i.health_status,
         )
     if result.snapshot.instances:
-        console.print(table)
+        render_table(console, table)
     for reason in result.reasons:
         console.print(f"  - {safe(reason)}")
     console.print(f"evidence: {evidence_key}")
@@ -86,7 +87,7 @@ def status(console: Console, report: StatusReport) -> None:
             else "none"
         )
         table.add_row(row.env, row.accepts, row.secret_ami or "-", running, pin, evidence)
-    console.print(table)
+    render_table(console, table)
 
 
 # --- rollout ---

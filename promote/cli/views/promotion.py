@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from promote.cli.render import lines, safe, view
+from promote.cli.render import table as render_table
 from promote.domain.audit import AuditReport
 from promote.domain.history import History
 from promote.domain.pins import PinResult, UnpinPlan, UnpinResult
@@ -174,7 +175,7 @@ def _candidates(console: Console, candidates: Sequence[Candidate]) -> int:
             f"[{style}]{c.decision}[/]",
             safe("\n".join(c.reasons)),
         )
-    console.print(table)
+    render_table(console, table)
     return sum(1 for c in candidates if c.decision == DELETE)
 
 
@@ -201,7 +202,7 @@ def history(console: Console, report: History) -> None:
     table = Table("when (UTC)", "kind", "what", box=None)
     for e in report.entries:
         table.add_row(e.stamp, e.kind, safe(e.summary))
-    console.print(table)
+    render_table(console, table)
 
 
 @view(AuditReport)

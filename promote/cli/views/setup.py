@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from promote.cli.render import lines, view
+from promote.cli.render import table as render_table
 from promote.config import ConfigReport
 from promote.domain.build import BuildResult
 from promote.domain.permissions import PolicyReport
@@ -37,7 +38,7 @@ def config(console: Console, report: ConfigReport) -> None:
         console.print(f"config file: {cfg.path} ({cfg.sources.get('config_file')})")
     else:
         console.print("config file: none found; using the built-in defaults")
-    console.print(table)
+    render_table(console, table)
 
 
 # --- the sandbox ---
@@ -110,16 +111,9 @@ def dispatched(console: Console, result: Dispatched) -> None:
 
 @view(BuildResult)
 def build(console: Console, result: BuildResult) -> None:
-    """The AMI Packer made."""
-    lines(
-        console,
-        [
-            f"ami: {result.ami}",
-            f"name: {result.name}",
-            f"region: {result.region}",
-            f"manifest: {result.manifest}",
-        ],
-    )
+    """The AMI Packer made, alone on stdout (`ami=$(promote build)`); the command has put its
+    name, region and manifest on stderr."""
+    lines(console, [result.ami])
 
 
 @view(PolicyReport)

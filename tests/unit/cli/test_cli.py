@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -29,13 +30,14 @@ def test_version_does_not_load_boto3_or_rich() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90", 90), ("90s", 90), ("15m", 900), ("1h30m", 5400), ("2d", 172800)]
+    ("text", "seconds"),
+    [("0", 0), ("90s", 90), ("15m", 900), ("1h30m", 5400), ("2d", 172800), ("1.5h", 5400)],
 )
 def test_durations_read_as_operators_write_them(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("text", ["", "15 minutes", "m15", "1x"])
+@pytest.mark.parametrize("text", ["", "15 minutes", "m15", "1x", "30", "90"])
 def test_a_duration_that_is_not_one_is_refused(text: str) -> None:
     with pytest.raises(PromoteError) as caught:
         parse_duration(text)
@@ -47,6 +49,13 @@ def test_a_bad_timeout_is_a_usage_error() -> None:
 
     assert result.exit_code == 2
     assert "'soon' is not a duration" in result.output
+
+
+def test_a_duration_without_a_unit_is_exit_2_with_a_hint() -> None:
+    result = CliRunner().invoke(cli, ["prune", "--older-than", "30"])
+
+    assert result.exit_code == 2
+    assert "'30' needs a unit (write 30s, 30m, 30h or 30d)" in result.output
 
 
 def test_config_shows_each_value_and_where_it_came_from(tmp_path: Path) -> None:
@@ -83,3 +92,58 @@ def test_an_unknown_env_is_exit_2_and_lists_the_known_ones() -> None:
     assert result.exit_code == 2
     assert "error: unknown environment 'prod' in the built-in defaults" in result.stderr
     assert "hint: known environments: management, management-dev" in result.stderr
+
+
+# --- global options before and after the subcommand ------------------------------------------
+
+
+def test_global_options_after_the_subcommand_work_as_before_it() -> None:
+    env = {"PROMOTE_CONFIG": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": ""}
+    before = CliRunner().invoke(cli, ["-o", "json", "--region", "eu-west-1", "config"], env=env)
+    after = CliRunner().invoke(cli, ["config", "--region", "eu-west-1", "--output=json"], env=env)
+    short = CliRunner().invoke(cli, ["config", "-ojson", "-v", "--region=eu-west-1"], env=env)
+
+    assert before.exit_code == after.exit_code == short.exit_code == 0, after.output
+    assert json.loads(after.stdout) == json.loads(before.stdout) == json.loads(short.stdout)
+    assert json.loads(after.stdout)["config"]["region"] == "eu-west-1"
+
+
+def test_hoisting_leaves_a_subcommands_own_option_and_option_values_alone() -> None:
+    from promote.cli import hoist_global_options
+
+    @click.group()
+    def group() -> None: ...
+
+    @group.command()
+    @click.option("--region")
+    @click.option("--reason")
+    def own(region: str, reason: str) -> None: ...
+
+    ctx = click.Context(group)
+    argv = ["own", "--region", "r", "--reason", "-o", "-v", "--profile", "p", "--", "-o", "json"]
+
+    assert hoist_global_options(group, ctx, argv) == [
+        "-v", "--profile", "p", "own", "--region", "r", "--reason", "-o", "--", "-o", "json",
+    ]  # fmt: skip
+
+
+def test_a_usage_error_under_o_json_is_a_json_document_too() -> None:
+    result = CliRunner().invoke(
+        cli, ["history", "--no-such-option", "-o", "json"], prog_name="promote"
+    )
+
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["schema"] == "promote/v1"
+    assert document["error"]["exit_code"] == 2
+    assert "No such option" in document["error"]["message"]
+    assert document["error"]["hint"] == "see 'promote history --help'"
+    assert "No such option" in result.stderr
+
+
+def test_a_usage_error_in_text_stays_on_stderr() -> None:
+    result = CliRunner().invoke(cli, ["history", "--no-such-option"])
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "No such option" in result.stderr

@@ -48,3 +48,36 @@ def test_plain_lines_show_control_characters() -> None:
 
     assert out.getvalue() == render.printable(HOSTILE) + "\n"
     assert "\x1b" not in out.getvalue()
+
+
+ARN = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_ReleaseManager_0123abcd/rm@example.com"
+
+
+def _status_with_long_cells() -> StatusReport:
+    pin = Pin("ami-0123456789abcdef0", ARN, "release " * 12, "2026-12-01", None)
+    row = EnvStatus(
+        "management", "tested", "ami-0123456789abcdef0", pin, False, 2, {}, None, None, None
+    )
+    return StatusReport("/concourse/dataworks/ami-ids", [row], [])
+
+
+def test_a_narrow_terminal_never_cuts_or_wraps_an_ami_id_or_arn() -> None:
+    out = io.StringIO()
+    render.show(Console(file=out, width=40, color_system=None), _status_with_long_cells())
+
+    text = out.getvalue()
+    assert ARN in text
+    assert any("ami-0123456789abcdef0" in line for line in text.splitlines())
+    assert "…" not in text
+
+
+def test_off_a_terminal_nothing_is_hard_wrapped() -> None:
+    from promote.cli.output import Output
+
+    out = io.StringIO()  # not a terminal
+    line = "moved management in its secret: " + " ".join(f"ami-{n:017x}" for n in range(12))
+
+    Output("text", stdout=out).console().print(line, markup=False)
+    render.lines(Output("text", stdout=out).console(), [line])
+
+    assert out.getvalue() == f"{line}\n{line}\n"

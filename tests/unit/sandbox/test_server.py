@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from promote.sandbox import server
@@ -46,6 +47,11 @@ def test_down_signals_nothing_unless_pid_start_time_and_port_all_match(tmp_path:
     code = "import time; time.sleep(60)"
     fake = subprocess.Popen([sys.executable, "-c", code, "-m", server.SERVER_MODULE, "-p", "4599"])
     try:
+        cmdline = Path(f"/proc/{fake.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while server.SERVER_MODULE.encode() not in cmdline.read_bytes():  # until it has exec'd
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
         start = server.start_time(fake.pid)
         assert start is not None
         for pid, port, started in (

@@ -28,6 +28,13 @@ HEARTBEAT_TIMEOUT = 300
 DEFAULT_RESULT = "CONTINUE"
 
 _READ = ("autoscaling:DescribeLifecycleHooks", "sts:AssumeRole")
+# What the drain agent's instance role calls (not promote: the worker itself).
+AGENT_ACTIONS = (
+    "autoscaling:RecordLifecycleActionHeartbeat",
+    "autoscaling:CompleteLifecycleAction",
+)
+# Only to find its group when instance metadata tags are off (it supports no resource).
+AGENT_LOOKUP = "autoscaling:DescribeAutoScalingInstances"
 AWS_ACTIONS = {"hooks": _READ, "hooks --apply": (*_READ, "autoscaling:PutLifecycleHook")}
 
 

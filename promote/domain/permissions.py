@@ -264,3 +264,34 @@ def trust_policies(config: Config, who: Principals) -> dict[str, Any]:
             config.event_signing_key: key_policy(list(who.writers), who.account),
         },
     }
+
+
+def drain_agent_policy(config: Config) -> dict[str, Any]:
+    """What the worker instance role needs for the image's drain agent: the lifecycle-action
+    calls on every env's worker groups (named like `worker`), and the group lookup."""
+    arns = sorted(
+        f"arn:aws:autoscaling:{config.env_region(env)}:*:autoScalingGroup:*:"
+        f"autoScalingGroupName/{group}"
+        for env in config.envs.values()
+        for group in env.autoscaling_groups
+        if "worker" in group
+    )
+    statements: list[dict[str, Any]] = []
+    if arns:
+        statements.append(
+            {
+                "Sid": "DrainLifecycleAction",
+                "Effect": "Allow",
+                "Action": list(hooks.AGENT_ACTIONS),
+                "Resource": arns,
+            }
+        )
+    statements.append(
+        {
+            "Sid": "FindTheGroup",
+            "Effect": "Allow",
+            "Action": [hooks.AGENT_LOOKUP],
+            "Resource": ["*"],
+        }
+    )
+    return {"Version": "2012-10-17", "Statement": statements}

@@ -32,6 +32,11 @@ _ROLE = "arn:aws:iam::{account}:role/concourse-ami-{name}"
     "role_arn",
     help="Print what this env role_arn or secret_role_arn needs in its own account instead.",
 )
+@click.option(
+    "--drain-agent",
+    is_flag=True,
+    help="Print what the worker instance role needs for the image's drain agent instead.",
+)
 @pass_app
 def iam_policy(
     app: AppContext,
@@ -41,6 +46,7 @@ def iam_policy(
     writers: tuple[str, ...],
     account: str,
     role_arn: str | None,
+    drain_agent: bool,
 ) -> None:
     """The least-privilege IAM policy for COMMANDS (every command when none are named)."""
     if bucket_policy:
@@ -53,6 +59,8 @@ def iam_policy(
             ),
         )
         document = permissions.trust_policies(app.config, who)
+    elif drain_agent:
+        document = permissions.drain_agent_policy(app.config)
     elif role_arn:
         document = permissions.role_policy(app.config, list(commands), role_arn)
     else:

@@ -243,3 +243,20 @@ def test_settings_come_from_drain_variables_with_defaults() -> None:
     assert settings.concourse_url == ""
     assert settings.heartbeat_seconds == 60.0
     assert settings.imds_url == "http://169.254.169.254"
+
+
+def test_iam_policy_drain_agent_grants_exactly_what_the_agent_calls(
+    imds: FakeImds, api: FakeLifecycleApi, tmp_path: Path
+) -> None:
+    from promote.config import Overrides, load
+    from promote.domain.permissions import drain_agent_policy
+
+    imds.lifecycle_state = "Terminated"
+    imds.tags_exposed = False  # the path that also looks its group up
+    make_agent(imds, api, Systemd(drain_polls=1), Clock()).watch()
+    document = drain_agent_policy(load(Overrides(), {}, tmp_path))
+
+    granted = {a for s in document["Statement"] for a in s["Action"]}
+    assert {f"autoscaling:{a}" for a in api.actions()} == granted
+    (scoped,) = [s for s in document["Statement"] if s["Sid"] == "DrainLifecycleAction"]
+    assert all(":autoScalingGroupName/concourse-worker-" in arn for arn in scoped["Resource"])

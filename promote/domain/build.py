@@ -82,8 +82,8 @@ def choose_target(
     if endpoint_url:
         return "sandbox", f"AWS_ENDPOINT_URL is {endpoint_url}"
     if has_credentials():
-        return "aws", "AWS credentials were found"
-    return "sandbox", "no AWS credentials were found"
+        return "aws", "AWS credentials were found and work"
+    return "sandbox", "no AWS credential source is configured at all"
 
 
 @dataclass(frozen=True)

@@ -295,11 +295,35 @@ class Aws:
         return self._env_sessions[(role_arn, region)]
 
     def has_credentials(self) -> bool:
-        """True when the credential chain finds credentials (no AWS call is made)."""
+        """True when the credential chain finds credentials that work; False only when no
+        credential source is configured at all. A configured source that fails (an unknown
+        profile, an expired SSO session, keys AWS refuses) is a PromoteError, exit 5: never a
+        quiet fall back to the local AWS."""
+        hint = (
+            "run `aws sso login` (SSO), fix the profile or keys, or build on the local AWS on "
+            "purpose: --target sandbox"
+        )
         try:
-            return self.session.get_credentials() is not None
-        except (botocore.exceptions.BotoCoreError, PromoteError):
+            credentials = self.session.get_credentials()
+        except PromoteError as exc:
+            raise remote_error(exc.message, hint) from exc
+        except botocore.exceptions.BotoCoreError as exc:
+            raise remote_error(f"the AWS credentials configured do not load: {exc}", hint) from exc
+        if credentials is None:
             return False
+        source = getattr(credentials, "method", "the credential chain")
+        try:
+            credentials.get_frozen_credentials()
+            sts.caller_identity(self.client("sts"))
+        except PromoteError as exc:
+            raise remote_error(
+                f"the AWS credentials from {source} do not work: {exc.message}", hint
+            ) from exc
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
+            raise remote_error(
+                f"the AWS credentials from {source} do not work: {exc}", hint
+            ) from exc
+        return True
 
     def caller_identity(self) -> str | None:
         """The ARN we act as, for the record; None when STS cannot say."""

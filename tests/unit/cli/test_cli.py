@@ -147,3 +147,50 @@ def test_a_usage_error_in_text_stays_on_stderr() -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "No such option" in result.stderr
+
+
+# --- build never falls back quietly to the local AWS when a configured source fails ----------
+
+SSO_PROFILE = """[profile tooling]
+sso_start_url = https://example.awsapps.com/start
+sso_region = eu-west-2
+sso_account_id = 123456789012
+sso_role_name = Builder
+region = eu-west-2
+"""
+
+
+def _build_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    (tmp_path / "aws-config").write_text(SSO_PROFILE)
+    return {
+        "HOME": str(tmp_path),  # no SSO token cache
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ENDPOINT_URL": "",
+        "AWS_ACCESS_KEY_ID": "",
+        "AWS_SECRET_ACCESS_KEY": "",
+        "PROMOTE_CONFIG": "",
+        "PROMOTE_SANDBOX_DIR": str(tmp_path / "sandbox"),
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("profile", "said"),
+    [("nope", "could not be found"), ("tooling", "do not work")],
+    ids=["unknown profile", "expired SSO"],
+)
+def test_build_with_a_configured_source_that_fails_is_exit_5(
+    tmp_path: Path, profile: str, said: str
+) -> None:
+    (tmp_path / "packer").mkdir()
+    env = _build_env(tmp_path, AWS_PROFILE=profile)
+
+    result = CliRunner().invoke(cli, ["build", "--packer-dir", str(tmp_path / "packer")], env=env)
+
+    assert result.exit_code == 5, result.output
+    assert said in result.stderr
+    assert "hint: run `aws sso login` (SSO)" in result.stderr
+    assert "local AWS" not in result.stderr.split("hint:")[0]
+    assert not (tmp_path / "sandbox").exists()  # no local AWS was started

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help tools install lint typecheck unit integration reliability security pipelines test demo ami \
+.PHONY: help tools demo-tools install lint typecheck unit integration reliability security pipelines test demo ami \
         bench clean
 
 help:  ## list the targets
@@ -26,6 +26,25 @@ tools:  ## system packages the tests drive (packer, git, promtool, pushgateway),
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+# What `make demo` and `make ami` drive: installed when missing, and said so (apt-get, through
+# sudo when not root). Override DEMO_TOOLS="command:package ..." to check others.
+DEMO_TOOLS ?= packer:packer git:git
+
+demo-tools:  ## what make demo and make ami drive (packer, git), installed with apt-get when missing
+	@missing=""; \
+	for tool in $(DEMO_TOOLS); do \
+	  command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "make: missing:$$missing; install it (no apt-get here), then run make again" >&2; exit 1; \
+	  fi; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	  echo "make: installing what make demo and make ami drive:$$missing (apt-get$${sudo:+ via sudo})"; \
+	  $$sudo apt-get update -q && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
 install: $(STAMP)  ## create .venv and install promote with the dev and sandbox extras
@@ -59,12 +78,12 @@ test: tools lint typecheck  ## lint, type-check, every pytest suite, then the VM
 	$(BIN)/pytest
 	$(MAKE) --no-print-directory ansible-lint packer-validate vm-test
 
-demo: $(STAMP)  ## the lifecycle on the local AWS, as a story
+demo: demo-tools $(STAMP)  ## the lifecycle on the local AWS, as a story (installs packer when missing)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
 CONCOURSE_VERSION ?= 7.12.0
 
-ami: $(STAMP)  ## build an untested AMI with Packer: on AWS with credentials, else the local AWS
+ami: demo-tools $(STAMP)  ## build an untested AMI with Packer (installed when missing): AWS, else the local AWS
 	$(BIN)/promote build --var concourse_version=$(CONCOURSE_VERSION) $(AMI_ARGS)
 
 bench: $(STAMP)  ## run the benchmarks; figures in benchmarks/results/*.json

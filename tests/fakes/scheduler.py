@@ -1,7 +1,12 @@
 """A stand-in for Auto Scaling's scheduler: the local AWS (moto) stores scheduled actions and never
 fires them. `ScheduleStandIn` fires a group's one-off actions once their StartTime has passed,
 as AWS does, unless the group has ScheduledActions suspended: then the action is skipped (AWS
-skips actions that come due during a suspension) and recorded in `held`."""
+skips actions that come due during a suspension) and recorded in `held`.
+
+`install` is a PROMOTE_TEST_HOOKS entry point (`tests.fakes.scheduler:install`, in-process
+CLI runs): when the run asks Auto Scaling to change a group's capacity, the callback a test gave
+`when_scaled(group, callback)` runs first, once; a test uses it to make an action come due at a
+known point of a rollout (the group held) instead of racing a clock."""
 
 from __future__ import annotations
 
@@ -15,17 +20,8 @@ from typing import Any
 class ScheduleStandIn:
     """Polls GROUP through CLIENT (an autoscaling client in the group's account) in a thread."""
 
-    def __init__(
-        self,
-        client: Any,
-        group: str,
-        interval: float = 0.05,
-        arm: Callable[[], bool] | None = None,
-    ) -> None:
-        """ARM, when given, is called before each tick until it returns True (a test uses it to
-        put an action that comes due at a chosen point of a rollout)."""
+    def __init__(self, client: Any, group: str, interval: float = 0.05) -> None:
         self.client = client
-        self.arm = arm
         self.group = group
         self.interval = interval
         self.fired: list[str] = []
@@ -49,8 +45,6 @@ class ScheduleStandIn:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            if self.arm is not None and self.arm():
-                self.arm = None
             self.tick()
             self._stop.wait(self.interval)
 
@@ -75,3 +69,23 @@ class ScheduleStandIn:
                 **{k: action[k] for k in ("MinSize", "MaxSize", "DesiredCapacity") if k in action},
             )
             self.fired.append(name)
+
+
+_ON_SCALE: dict[str, list[Callable[[], None]]] = {}
+
+
+def when_scaled(group: str, callback: Callable[[], None]) -> None:
+    """Run CALLBACK once, just before the next capacity change promote asks for on GROUP."""
+    _ON_SCALE.setdefault(group, []).append(callback)
+
+
+def install(aws: Any) -> None:
+    """The PROMOTE_TEST_HOOKS entry point (see the module docstring)."""
+
+    def before(params: dict[str, Any], **_: Any) -> None:
+        pending = _ON_SCALE.get(str(params.get("AutoScalingGroupName", "")))
+        if pending:
+            pending.pop(0)()
+
+    for operation in ("UpdateAutoScalingGroup", "SetDesiredCapacity"):
+        aws.on(f"provide-client-params.autoscaling.{operation}", before)

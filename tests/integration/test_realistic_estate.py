@@ -7,6 +7,7 @@ release-local, rollout (also while a scheduled action comes due), all through th
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from promote.adapters.aws.session import Aws
 from promote.config import Overrides, load
 from promote.sandbox import estate
 from promote.sandbox.server import Sandbox
-from tests.fakes.scheduler import ScheduleStandIn
+from tests.fakes.scheduler import ScheduleStandIn, when_scaled
 from tests.support.estate import Estate, git_checkout, reset
 
 DEV, PROD = estate.DEV_ACCOUNT, estate.PROD_ACCOUNT
@@ -46,8 +47,8 @@ class Realistic:
         self.seed_output = seed_output
         self.config_path = estate_.tmp / "promote.toml"
 
-    def cli(self, *args: str) -> Any:
-        return self.estate.cli(*args, env={"PROMOTE_CONFIG": str(self.config_path)})
+    def cli(self, *args: str, env: dict[str, str] | None = None) -> Any:
+        return self.estate.cli(*args, env={"PROMOTE_CONFIG": str(self.config_path), **(env or {})})
 
     def client(self, service: str, env: str | None = None, role: str = "promoter") -> Any:
         if env is None:
@@ -259,35 +260,40 @@ def test_a_rollout_skips_a_scheduled_action_that_comes_due_and_resumes_exactly_w
     realistic: Realistic,
 ) -> None:
     autoscaling = realistic.client("autoscaling", "management-dev")
-    ec2 = realistic.client("ec2", "management-dev")
     # Terraform's suspended_processes: AZRebalance stays suspended after the rollout.
     autoscaling.suspend_processes(AutoScalingGroupName=DEV_WORKER, ScalingProcesses=["AZRebalance"])
-    armed: list[datetime] = []
+    scheduler = ScheduleStandIn(autoscaling, DEV_WORKER)
+    due: list[datetime] = []
 
-    def night_falls_mid_rollout() -> bool:
-        """Once the worker's template has moved (the group is being rolled), an action comes due."""
-        latest = ec2.describe_launch_template_versions(
-            LaunchTemplateName=DEV_WORKER, Versions=["$Latest"]
-        )["LaunchTemplateVersions"][0]["VersionNumber"]
-        if latest < 2:
-            return False
-        armed.append(datetime.now(UTC) + timedelta(seconds=0.2))
+    def night_falls() -> None:
+        """As promote scales the worker group out for its surge, an action comes due."""
+        due.append(datetime.now(UTC) + timedelta(milliseconds=1))
         autoscaling.put_scheduled_update_group_action(
             AutoScalingGroupName=DEV_WORKER,
             ScheduledActionName="early-night",
-            StartTime=armed[0],
+            StartTime=due[0],
             MinSize=0,
             DesiredCapacity=0,
         )
-        return True
+        time.sleep(0.01)
+        scheduler.tick()
 
-    with ScheduleStandIn(autoscaling, DEV_WORKER, arm=night_falls_mid_rollout) as scheduler:
-        rolled = realistic.cli(
-            "-o", "json", "rollout", "--env", "management-dev", "--ami", realistic.tested, *FAST
-        )
+    when_scaled(DEV_WORKER, night_falls)
+    rolled = realistic.cli(
+        "-o",
+        "json",
+        "rollout",
+        "--env",
+        "management-dev",
+        "--ami",
+        realistic.tested,
+        *FAST,
+        env={"PROMOTE_TEST_HOOKS": "tests.fakes.scheduler:install"},
+    )
+    scheduler.tick()  # after the rollout: a skipped action is not fired late
 
     assert rolled.exit_code == 0, rolled.output
-    assert armed, "the worker group was never rolled"
+    assert due, "promote never scaled the worker group"
     assert scheduler.fired == []
     (held,) = scheduler.held
     assert held[0] == "early-night"
@@ -296,8 +302,6 @@ def test_a_rollout_skips_a_scheduled_action_that_comes_due_and_resumes_exactly_w
     assert [p["ProcessName"] for p in group["SuspendedProcesses"]] == ["AZRebalance"]
     assert group["DesiredCapacity"] == 2
     assert realistic.images_of(DEV_WORKER) == {realistic.tested}
-    steps = json.loads(rolled.stdout)
-    assert steps  # the JSON result is there
 
 
 def test_without_a_rollout_the_stand_in_fires_the_due_action(realistic: Realistic) -> None:

@@ -33,6 +33,7 @@ COMMANDS = {
     "gate": "gate:gate",
     "history": "history:history",
     "hooks": "hooks:hooks",
+    "init": "init:init",
     "iam-policy": "iam_policy:iam_policy",
     "metrics": "metrics:metrics",
     "pin": "pins:pin",

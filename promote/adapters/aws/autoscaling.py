@@ -43,6 +43,15 @@ class AwsFleet:
     def __init__(self, aws: Aws) -> None:
         self.aws = aws
 
+    def group_names(self) -> list[str]:
+        """Every auto scaling group in the tooling account's region (promote init --from-aws)."""
+        client = self.aws.client("autoscaling")
+        names: list[str] = []
+        with self.aws.calling("listing the auto scaling groups"):
+            for page in client.get_paginator("describe_auto_scaling_groups").paginate():
+                names.extend(raw["AutoScalingGroupName"] for raw in page["AutoScalingGroups"])
+        return sorted(names)
+
     def groups(self, env: Environment) -> list[Group]:
         """The environment's ASGs in config order; not found (exit 4) for a missing one."""
         client = self.aws.client("autoscaling", env)

@@ -11,6 +11,7 @@ from promote.cli.render import lines, view
 from promote.cli.render import table as render_table
 from promote.config import ConfigReport
 from promote.domain.build import BuildResult
+from promote.domain.init import InitResult
 from promote.domain.permissions import PolicyReport
 from promote.domain.releases import Dispatched, ReleasePreview, ReleaseResult
 from promote.domain.results import to_data
@@ -107,6 +108,18 @@ def dispatched(console: Console, result: Dispatched) -> None:
             f"inputs: {result.inputs}",
         ],
     )
+
+
+@view(InitResult)
+def init(console: Console, result: InitResult) -> None:
+    """Where promote.toml went, and what to do next."""
+    what = "wrote" if result.written else "kept (it already says this)"
+    todo = result.text.count("# TODO")
+    out = [f"{what} {result.path} ({result.source}; envs: {', '.join(result.envs) or 'none'})"]
+    if todo:
+        out.append(f"{todo} TODO(s) in it: see the comments")
+    out.append(f"next: promote --config {result.path} config")
+    lines(console, out)
 
 
 @view(BuildResult)

@@ -7,12 +7,15 @@ name `test_env` and at least one `[env.NAME]`; every other top-level key has a d
 Unknown keys, wrong types and missing keys are usage errors (exit 2) naming the file and key.
 
 Region: `--region`, then `PROMOTE_REGION`, then the file, then `AWS_REGION` /
-`AWS_DEFAULT_REGION`, then `eu-west-2`. The AWS endpoint is not a config key: `--endpoint-url`,
-then `AWS_ENDPOINT_URL` (honoured by botocore itself).
+`AWS_DEFAULT_REGION`, then the AWS profile's `region` (~/.aws/config or AWS_CONFIG_FILE; the
+profile of --profile / AWS_PROFILE, else default), then `eu-west-2`. The AWS endpoint is not a
+config key: `--endpoint-url`, then `AWS_ENDPOINT_URL`, then the profile's `endpoint_url` (unless
+AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), as the AWS CLI resolves them.
 """
 
 from __future__ import annotations
 
+import configparser
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -199,11 +202,16 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
             values[key] = default
             sources[key] = "default"
 
+    profile = overrides.profile or environ.get("AWS_PROFILE") or None
+    aws_profile, profile_label = _aws_profile(profile, environ)
     if "region" not in raw or path is None:
         for var in ("AWS_REGION", "AWS_DEFAULT_REGION"):
             if environ.get(var):
                 values["region"], sources["region"] = environ[var], f"env {var}"
                 break
+        else:
+            if aws_profile.get("region"):
+                values["region"], sources["region"] = aws_profile["region"], profile_label
 
     for key in SCALAR_DEFAULTS:
         var = f"PROMOTE_{key.upper()}"
@@ -230,7 +238,9 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
 
     optional = _optional_values(raw, path, file_label, environ, sources)
     endpoint_url, sources["endpoint_url"] = _endpoint(overrides, environ)
-    profile = overrides.profile or environ.get("AWS_PROFILE") or None
+    ignore = environ.get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "").lower() == "true"
+    if endpoint_url is None and aws_profile.get("endpoint_url") and not ignore:
+        endpoint_url, sources["endpoint_url"] = aws_profile["endpoint_url"], profile_label
     sources["profile"] = (
         "flag --profile" if overrides.profile else ("env AWS_PROFILE" if profile else "default")
     )
@@ -340,6 +350,28 @@ def _optional_values(
             values[key] = text
         sources[key] = f"env {var}"
     return values
+
+
+def _aws_profile(profile: str | None, environ: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """The AWS CLI profile's own settings (region, endpoint_url) from AWS_CONFIG_FILE, else
+    ~/.aws/config (only with HOME in ENVIRON), and the label `promote config` shows for them."""
+    if environ.get("AWS_CONFIG_FILE"):
+        config_file = Path(environ["AWS_CONFIG_FILE"]).expanduser()
+    elif environ.get("HOME"):
+        config_file = Path(environ["HOME"]) / ".aws" / "config"
+    else:
+        return {}, ""
+    name = profile or "default"
+    section = "default" if name == "default" else f"profile {name}"
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(config_file)
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return {}, ""
+    if not parser.has_section(section):
+        return {}, ""
+    settings = {k: v.strip() for k, v in parser.items(section) if v.strip()}
+    return settings, f"AWS profile {name} ({config_file})"
 
 
 def _endpoint(overrides: Overrides, environ: Mapping[str, str]) -> tuple[str | None, str]:

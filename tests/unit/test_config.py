@@ -292,3 +292,72 @@ def test_a_secret_role_that_is_no_role_arn_is_refused(tmp_path: Path) -> None:
     error = error_of(tmp_path, GOOD.replace('region = "eu-west-2"\n', 'secret_role_arn = "x"\n'))
 
     assert "'env.prod.secret_role_arn' is not an IAM role ARN" in error.message
+
+
+# --- the AWS profile's own region and endpoint_url (as the AWS CLI reads them) ----------------
+
+AWS_CONFIG = """[default]
+region = us-east-1
+
+[profile tooling]
+region = eu-west-1
+endpoint_url = http://127.0.0.1:4566
+"""
+
+
+def _aws_config(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "aws-config").write_text(AWS_CONFIG)
+    return {"AWS_CONFIG_FILE": str(tmp_path / "aws-config")}
+
+
+def test_the_profiles_region_and_endpoint_url_are_used(tmp_path: Path) -> None:
+    environ = {**_aws_config(tmp_path), "AWS_PROFILE": "tooling"}
+
+    config = load(Overrides(), environ, tmp_path)
+
+    assert config.region == "eu-west-1"
+    assert config.endpoint_url == "http://127.0.0.1:4566"
+    assert config.sources["region"] == f"AWS profile tooling ({tmp_path / 'aws-config'})"
+    assert config.sources["endpoint_url"].startswith("AWS profile tooling")
+
+
+def test_the_default_profile_and_the_precedence_of_env_and_flags(tmp_path: Path) -> None:
+    environ = _aws_config(tmp_path)
+
+    assert load(Overrides(), environ, tmp_path).region == "us-east-1"
+    assert load(Overrides(), environ, tmp_path).endpoint_url is None
+    assert load(Overrides(), {**environ, "AWS_REGION": "eu-west-3"}, tmp_path).region == (
+        "eu-west-3"
+    )
+    flagged = load(Overrides(region="eu-north-1", profile="tooling"), environ, tmp_path)
+    assert flagged.region == "eu-north-1"
+    assert flagged.endpoint_url == "http://127.0.0.1:4566"
+    ignored = {**environ, "AWS_PROFILE": "tooling", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}
+    assert load(Overrides(), ignored, tmp_path).endpoint_url is None
+    local = load(Overrides(endpoint_url="http://127.0.0.1:9"), ignored, tmp_path)
+    assert local.endpoint_url == "http://127.0.0.1:9"
+
+
+def test_promote_config_shows_the_profiles_values_and_where_they_came_from(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from promote.cli import cli
+
+    env = {
+        **_aws_config(tmp_path),
+        "PROMOTE_CONFIG": "",
+        "AWS_REGION": "",
+        "AWS_DEFAULT_REGION": "",
+    }
+    env |= {"AWS_ENDPOINT_URL": ""}
+    result = CliRunner().invoke(cli, ["config", "--profile", "tooling", "-o", "json"], env=env)
+
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["config"]["region"] == "eu-west-1"
+    assert document["sources"]["region"].startswith("AWS profile tooling")
+    assert document["config"]["endpoint_url"] == "http://127.0.0.1:4566"

@@ -17,6 +17,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Without --from-aws init makes no AWS call at all.
+AWS_ACTIONS = {
+    "init --from-aws": (
+        "autoscaling:DescribeAutoScalingGroups",
+        "ec2:DescribeInstances",
+        "secretsmanager:GetSecretValue",
+    )
+}
+
 GROUP = re.compile(r"^concourse-(?:web|worker)-(?P<env>[A-Za-z0-9_-]+)$")
 TEST_SUFFIXES = ("-dev", "-test", "-staging")
 

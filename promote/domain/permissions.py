@@ -29,6 +29,7 @@ from promote.domain import (
     gate,
     history,
     hooks,
+    init,
     metrics,
     pins,
     prune,
@@ -45,7 +46,7 @@ ACTIONS: dict[str, tuple[str, ...]] = {
     command: actions
     for module in (
         *(status, fleet, gate, rollout, releases, build),
-        *(set_ids, pins, publish, revoke, prune, history, audit, metrics, hooks),
+        *(set_ids, pins, publish, revoke, prune, history, audit, metrics, hooks, init),
     )
     for command, actions in module.AWS_ACTIONS.items()
 }

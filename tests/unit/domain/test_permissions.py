@@ -79,6 +79,7 @@ def test_every_aws_command_declares_its_actions() -> None:
         "revoke",
         "prune",
         "history",
+        "init --from-aws",
     }
     assert aws_commands <= set(ACTIONS)
 

@@ -194,3 +194,49 @@ def test_build_with_a_configured_source_that_fails_is_exit_5(
     assert "hint: run `aws sso login` (SSO)" in result.stderr
     assert "local AWS" not in result.stderr.split("hint:")[0]
     assert not (tmp_path / "sandbox").exists()  # no local AWS was started
+
+
+STS_REFUSAL = (
+    b'<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>'
+    b"<Code>InvalidClientTokenId</Code><Message>The security token included in the request is "
+    b"invalid.</Message></Error><RequestId>1</RequestId></ErrorResponse>"
+)
+
+
+def test_build_with_keys_aws_refuses_is_exit_5(tmp_path: Path) -> None:
+    """A stand-in STS on loopback answers as AWS does to unknown keys (403 InvalidClientTokenId)."""
+    import http.server
+    import threading
+
+    class RefusingSts(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(403)
+            self.send_header("Content-Type", "text/xml")
+            self.send_header("Content-Length", str(len(STS_REFUSAL)))
+            self.end_headers()
+            self.wfile.write(STS_REFUSAL)
+
+        def log_message(self, *args: object) -> None: ...
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RefusingSts)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    (tmp_path / "packer").mkdir()
+    keys = _build_env(
+        tmp_path,
+        AWS_ACCESS_KEY_ID="AKIAIOSFODNN7EXAMPLE",
+        AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        AWS_ENDPOINT_URL_STS=f"http://127.0.0.1:{server.server_address[1]}",
+    )
+    env: dict[str, str | None] = {**keys, "AWS_PROFILE": None}
+    try:
+        result = CliRunner().invoke(
+            cli, ["build", "--packer-dir", str(tmp_path / "packer")], env=env
+        )
+    finally:
+        server.shutdown()
+
+    assert result.exit_code == 5, result.output
+    assert "the AWS credentials from env do not work" in result.stderr
+    assert "InvalidClientTokenId" in result.stderr
+    assert not (tmp_path / "sandbox").exists()

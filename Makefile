@@ -47,6 +47,12 @@ demo-tools:  ## what make demo and make ami drive (packer, git), installed with 
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
+# pytest-xdist: the suites run in PYTEST_WORKERS processes, each with its own moto server (the
+# session fixture), whole test files per worker (--dist loadfile keeps a module's fixtures and
+# servers in one process). PYTEST_WORKERS=0 runs them in this process, one after another.
+PYTEST_WORKERS ?= 2
+XDIST := $(if $(filter 0,$(PYTEST_WORKERS)),-p no:xdist,-n $(PYTEST_WORKERS) --dist loadfile)
+
 install: $(STAMP)  ## create .venv and install promote with the dev and sandbox extras
 
 LINTED := promote tests benchmarks
@@ -60,22 +66,22 @@ typecheck: $(STAMP)  ## mypy (strict) on the package
 	$(BIN)/mypy
 
 unit: $(STAMP)  ## unit tests (no network)
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest $(XDIST) tests/unit
 
 integration: $(STAMP)  ## integration tests against the local AWS (moto server)
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest $(XDIST) tests/integration
 
 reliability: $(STAMP)  ## faults, races, crashes, bad inputs, secrets, least privilege (moto server)
-	$(BIN)/pytest tests/reliability
+	$(BIN)/pytest $(XDIST) tests/reliability
 
 security: $(STAMP)  ## the attack table: forged, replayed, overwritten, hidden evidence and events (moto server)
-	$(BIN)/pytest tests/security
+	$(BIN)/pytest $(XDIST) tests/security
 
 pipelines: $(STAMP)  ## the Concourse pipelines and GitHub workflows, checked with their real tools
-	$(BIN)/pytest tests/pipelines
+	$(BIN)/pytest $(XDIST) tests/pipelines
 
 test: tools lint typecheck  ## lint, type-check, every pytest suite, then the VM chain (make vm-test)
-	$(BIN)/pytest
+	$(BIN)/pytest $(XDIST)
 	$(MAKE) --no-print-directory ansible-lint packer-validate vm-test
 
 demo: demo-tools $(STAMP)  ## the lifecycle on the local AWS, as a story (installs packer when missing)

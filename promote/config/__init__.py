@@ -16,6 +16,7 @@ AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true), as the AWS CLI resolves them.
 from __future__ import annotations
 
 import configparser
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -110,6 +111,8 @@ class Config:
     release_tag: str = SCALAR_DEFAULTS["release_tag"]
     endpoint_url: str | None = None
     profile: str | None = None
+    # Accounts besides the tooling account whose images may be promoted (provenance)
+    builder_accounts: tuple[str, ...] = ()
     # Where the file and each value came from: shown by `promote config`, not part of the data.
     path: Path | None = field(default=None, metadata={"key": None})
     sources: Mapping[str, str] = field(default_factory=dict, metadata={"key": None})
@@ -263,9 +266,49 @@ def load(overrides: Overrides, environ: Mapping[str, str], cwd: Path) -> Config:
         release_tag=values["release_tag"],
         endpoint_url=endpoint_url,
         profile=profile,
+        builder_accounts=_builder_accounts(raw, path, file_label, environ, sources),
         path=path,
         sources=sources,
     )
+
+
+_ACCOUNT_ID = re.compile(r"\d{12}")
+
+
+def _builder_accounts(
+    raw: Mapping[str, Any],
+    path: Path | None,
+    file_label: str,
+    environ: Mapping[str, str],
+    sources: dict[str, str],
+) -> tuple[str, ...]:
+    """`builder_accounts` (a list of 12-digit account ids), or PROMOTE_BUILDER_ACCOUNTS
+    (comma-separated); () when neither is set."""
+    sources["builder_accounts"] = "default"
+    values: list[Any] = []
+    label = f"{path}: 'builder_accounts'"
+    if "builder_accounts" in raw:
+        found = raw["builder_accounts"]
+        if not isinstance(found, list):
+            raise usage_error(
+                f"{label} must be a list of account ids",
+                'write it as builder_accounts = ["111111111111"]',
+            )
+        values, sources["builder_accounts"] = found, file_label
+    text = environ.get("PROMOTE_BUILDER_ACCOUNTS", "").strip()
+    if text:
+        values = [part.strip() for part in text.split(",") if part.strip()]
+        label, sources["builder_accounts"] = (
+            "PROMOTE_BUILDER_ACCOUNTS",
+            "env PROMOTE_BUILDER_ACCOUNTS",
+        )
+    for value in values:
+        if not isinstance(value, str) or not _ACCOUNT_ID.fullmatch(value):
+            raise usage_error(
+                f"{label}: {value!r} is not a 12-digit AWS account id",
+                'list the accounts whose images may be promoted, e.g. ["111111111111"]',
+            )
+    return tuple(values)
 
 
 def _find_file(
@@ -304,7 +347,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _check_keys(raw: Mapping[str, Any], path: Path) -> None:
-    known = {*SCALAR_DEFAULTS, *OPTIONAL_SCALARS, *BOOL_DEFAULTS, "env"}
+    known = {*SCALAR_DEFAULTS, *OPTIONAL_SCALARS, *BOOL_DEFAULTS, "builder_accounts", "env"}
     for key in raw:
         if key not in known:
             raise usage_error(

@@ -1,4 +1,5 @@
-"""The gate: open only for an AMI with believed SUCCESS evidence in an environment, not revoked.
+"""The gate: open only for an AMI with believed SUCCESS evidence in an environment, not revoked
+(the image, its source or its copies: `domain/revocations.py`).
 
 A record counts only when `domain/evidence.py` believes it: signed by the evidence key, about
 this AMI and env, PASSED, with instances all on the AMI, and agreeing with its object key.
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from promote.domain import events, evidence
 from promote.domain.images import Image, require_image
 from promote.domain.ledger import EvidenceRef, records_for
+from promote.domain.revocations import why_revoked
 
 if TYPE_CHECKING:
     from promote.clock import Clock
@@ -43,6 +45,7 @@ class GateResult:
     evidence: dict[str, Any] | None = None
     newer_failures: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    revoked: bool = False  # closed because the image or a relative is revoked
 
 
 def sources_of(services: Services, image: Image) -> tuple[list[str], str | None]:
@@ -67,8 +70,9 @@ def evaluate(services: Services, ami: str, env: str, latest: bool = False) -> Ga
     consumers read it)."""
     store = services.ledger
     image = require_image(services.images, ami, services.config.region)
-    if image.revoked:
-        return GateResult(ami, env, False, f"{ami} is revoked: {image.revoked}", image)
+    why = why_revoked(services, image)
+    if why is not None:
+        return GateResult(ami, env, False, why, image, revoked=True)
     candidates, unlinked = sources_of(services, image)
     refs: list[EvidenceRef] = []
     for candidate in candidates:
@@ -131,7 +135,7 @@ def wait_open(
     while True:
         result = check()
         remaining = deadline - clock.monotonic()
-        if result.open or result.image.revoked or remaining <= 0:
+        if result.open or result.revoked or remaining <= 0:
             return result
         progress(f"gate closed for {result.ami} in {result.env}: {result.reason}; waiting")
         clock.sleep(min(interval, remaining))

@@ -43,6 +43,8 @@ class Image:
     snapshot_ids: tuple[str, ...] = field(default=(), metadata=HIDDEN)
     # AWS's own record of the image a copy was made from (DescribeImages SourceImageId).
     copied_from: str | None = field(default=None, metadata=HIDDEN)
+    # The account that owns the image (DescribeImages OwnerId): provenance.
+    owner_id: str | None = field(default=None, metadata=HIDDEN)
 
     DATA_PROPERTIES: ClassVar[tuple[str, ...]] = (
         "stage",
@@ -96,6 +98,15 @@ TAG_VALUE_MAX = 256
 def account_of(role_arn: str) -> str | None:
     """The account id in an IAM role ARN, or None."""
     match = _ROLE_ACCOUNT.match(role_arn)
+    return match.group(1) if match else None
+
+
+_ARN_ACCOUNT = re.compile(r"arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):")
+
+
+def account_in(arn: str | None) -> str | None:
+    """The account id in an IAM or STS ARN (a caller identity), or None."""
+    match = _ARN_ACCOUNT.match(arn or "")
     return match.group(1) if match else None
 
 

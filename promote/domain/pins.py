@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 from promote.domain import ami_ids
 from promote.domain.ami_ids import AmiIds, Pin
 from promote.domain.gate import GateResult, evaluate
-from promote.domain.images import Image, check_ami_id, require_image, revoked_error
+from promote.domain.images import Image, check_ami_id, require_image
 from promote.domain.ledger import Event
-from promote.domain.policy import check_allowed, share_with_envs
+from promote.domain.policy import admit, image_refusals, refuse, revocation, share_with_envs
 from promote.domain.results import HIDDEN, renamed, to_data
 from promote.errors import conflict, usage_error
 
@@ -116,10 +116,10 @@ def pin(
             f"pass --ami to pin {env.name} to an AMI",
         )
     image = require_image(services.images, target, services.config.region)
-    if image.revoked:
-        raise revoked_error(image)
-    if ami and ami != current.ami_for(env):
-        check_allowed(services, image, env)
+    if target != current.ami_for(env):
+        admit(services, image, env, current, moving_pin=True)  # the pin moves the env
+    else:
+        refuse([r for r in [revocation(services, image)] if r])
     since = now.replace(microsecond=0).isoformat()
     new_pin = Pin(ami=target, owner=owner, reason=why, since=since, expires=expiry)
     result = PinResult(env.name, to_data(new_pin), None, current.ami_for(env), changed=False)
@@ -164,7 +164,8 @@ def pin(
 
 
 def newest_eligible(services: Services) -> tuple[Image, GateResult] | None:
-    """The newest tested, non-revoked, available image with SUCCESS evidence in test_env."""
+    """The newest tested, available image with SUCCESS evidence in test_env that admission
+    does not refuse (revoked, its source or copies revoked, or not built by promote)."""
     tested = [
         i
         for i in services.images.owned()
@@ -173,7 +174,7 @@ def newest_eligible(services: Services) -> tuple[Image, GateResult] | None:
     tested.sort(key=lambda i: (i.creation_date, i.name), reverse=True)
     for image in tested:
         result = evaluate(services, image.image_id, services.config.test_env)
-        if result.open:
+        if result.open and not image_refusals(services, image):
             return image, result
     return None
 

@@ -1,8 +1,13 @@
-"""Admission: may this environment run this image? One place for pins, stage, evidence, revocation.
+"""Admission: may this environment run this image? One place for pins, provenance, evidence
+and revocation.
 
-`check_allowed` is what every command that moves an env to an image asks first (set-ids, pin,
-unpin); it refuses (exit 3) with the reason and the next step. `share_with_envs` makes sure an
-env in another account may launch the image before the secret points it there.
+`admit` is what every path that changes what an env runs asks first (set-ids, pin, unpin,
+rollout, rollback); publish and release ask `check_image`. A refusal (exit 3) lists every reason
+that applies, pin first: pinned (by whom, since when, why), provenance (owned by the tooling
+account or a `builder_accounts` account, with a promote:stage tag), untested or without SUCCESS
+evidence in test_env (for `accepts = "tested"`), revoked (the image, its source or its copies,
+by event or tag). `share_with_envs` makes sure an env in another account may launch the image
+before the secret points it there.
 """
 
 from __future__ import annotations
@@ -13,12 +18,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from promote.domain.gate import GateResult, evaluate
-from promote.domain.images import Image, account_of, revoked_error
+from promote.domain.images import Image, account_in, account_of
+from promote.domain.revocations import why_revoked
 from promote.errors import PromoteError, check_failed
+
+# The stages promote gives the images it builds and publishes.
+STAGES = ("untested", "tested")
 
 if TYPE_CHECKING:
     from promote.config import Environment
-    from promote.domain.ami_ids import Pin
+    from promote.domain.ami_ids import AmiIds, Pin
     from promote.domain.services import Services
 
 
@@ -39,34 +48,143 @@ class ShareImage:
 
 def pinned_error(env: Environment, pin: Pin, now: datetime) -> PromoteError:
     """Exit 3: ENV is pinned; names owner, reason and since."""
+    refusal = pinned_refusal(env, pin, now)
+    return check_failed(refusal.reason, refusal.hint)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One reason an env may not move to an image, and what to do about it."""
+
+    reason: str
+    hint: str
+
+
+def pinned_refusal(env: Environment, pin: Pin, now: datetime) -> Refusal:
+    """ENV is pinned (by whom, since when, why)."""
     overdue = f" (expired {pin.expires}, still holds)" if pin.overdue(now) else ""
-    return check_failed(
-        f"{env.name} is pinned by {pin.owner} since {pin.since}: {pin.reason}{overdue}",
+    return Refusal(
+        f"{env.name} is pinned to {pin.ami} by {pin.owner} since {pin.since}: {pin.reason}"
+        f"{overdue}",
         f"move the pin (promote pin --env {env.name} --ami AMI --reason ...) or unpin it "
         f"(promote unpin --env {env.name} --reason ... --apply)",
     )
 
 
-def check_allowed(services: Services, image: Image, env: Environment) -> GateResult | None:
-    """Refuse (exit 3) an image ENV may not run; the evidence relied on, for tested envs."""
-    if image.revoked:
-        raise revoked_error(image)
-    if env.accepts != "tested":
+def tooling_account(services: Services) -> str | None:
+    """The account promote's own images live in: the caller's."""
+    return account_in(services.actor().get("aws_identity"))
+
+
+def provenance(services: Services, image: Image) -> Refusal | None:
+    """IMAGE was not made by promote's builders: not owned by the tooling account or a
+    configured builder account, or carrying no promote stage."""
+    allowed = [a for a in (tooling_account(services), *services.config.builder_accounts) if a]
+    owner = image.owner_id
+    if owner not in allowed:
+        return Refusal(
+            f"{image.image_id} is owned by account {owner or 'unknown'}, not by the tooling "
+            f"account or a builder account ({', '.join(allowed) or 'none known'})",
+            "promote only images promote built; list other builder accounts in builder_accounts",
+        )
+    if image.stage not in STAGES:
+        return Refusal(
+            f"{image.image_id} carries no promote:stage tag: promote did not build it",
+            "build it with promote build (or make ami) and promote that image",
+        )
+    return None
+
+
+def revocation(services: Services, image: Image) -> Refusal | None:
+    """IMAGE, its source or one of its copies is revoked."""
+    why = why_revoked(services, image)
+    if why is None:
         return None
-    test_env = services.config.test_env
-    if image.stage != "tested":
-        raise check_failed(
-            f"{env.name} accepts only tested images; {image.image_id} is "
-            f"{image.stage or 'not a promote image'}",
-            f"validate it in {test_env}, then publish it: promote publish --ami {image.image_id}",
-        )
-    result = evaluate(services, image.image_id, test_env)
-    if not result.open:
-        raise check_failed(
-            f"{env.name} accepts only images with SUCCESS evidence in {test_env}: {result.reason}",
-            f"run promote validate --env {test_env} with it first",
-        )
-    return result
+    return Refusal(why, "revoked images are never promoted again; pick another AMI")
+
+
+def image_refusals(services: Services, image: Image) -> list[Refusal]:
+    """What refuses IMAGE anywhere: provenance and revocation."""
+    return [r for r in (provenance(services, image), revocation(services, image)) if r]
+
+
+def refusals(
+    services: Services,
+    image: Image,
+    env: Environment,
+    current: AmiIds | None = None,
+    moving_pin: bool = False,
+) -> tuple[list[Refusal], GateResult | None]:
+    """Every reason ENV may not move to IMAGE (pin first, then provenance, evidence and
+    revocation), and the evidence relied on for a tested env. CURRENT is the env's secret as
+    read (read here when not given); MOVING_PIN: the move is the pin itself moving."""
+    found: list[Refusal] = []
+    if not moving_pin:
+        ids = current if current is not None else services.read_ids(check=False, where=env)
+        pin = ids.pin_for(env)
+        if pin is not None and pin.ami != image.image_id:
+            found.append(pinned_refusal(env, pin, services.clock.now()))
+    origin = provenance(services, image)
+    if origin:
+        found.append(origin)
+    revoked = revocation(services, image)
+    gate: GateResult | None = None
+    if env.accepts == "tested":
+        test_env = services.config.test_env
+        if image.stage != "tested":
+            found.append(
+                Refusal(
+                    f"{env.name} accepts only tested images: {image.image_id} is "
+                    f"{image.stage or 'not a promote image'}",
+                    f"validate it in {test_env}, then publish it: "
+                    f"promote publish --ami {image.image_id}",
+                )
+            )
+        elif revoked is None:
+            gate = evaluate(services, image.image_id, test_env)
+            if not gate.open:
+                found.append(
+                    Refusal(
+                        f"{env.name} accepts only images with SUCCESS evidence in {test_env}: "
+                        f"{gate.reason}",
+                        f"run promote validate --env {test_env} with it first",
+                    )
+                )
+    if revoked:
+        found.append(revoked)
+    return found, gate
+
+
+def refuse(found: list[Refusal], env: Environment | None = None) -> None:
+    """Exit 3 listing every refusal (the first one's hint), when there is any."""
+    if not found:
+        return
+    head = f"refused for {env.name}: " if env is not None and len(found) > 1 else ""
+    raise check_failed(head + "; ".join(r.reason for r in found), found[0].hint)
+
+
+def admit(
+    services: Services,
+    image: Image,
+    env: Environment,
+    current: AmiIds | None = None,
+    moving_pin: bool = False,
+) -> GateResult | None:
+    """The one admission check for every path that changes what ENV runs: refuse (exit 3)
+    with every reason, else the evidence relied on (tested envs)."""
+    found, gate = refusals(services, image, env, current, moving_pin)
+    refuse(found, env)
+    return gate
+
+
+def check_image(services: Services, image: Image) -> None:
+    """Refuse (exit 3) IMAGE for any env: provenance and revocation (publish, release)."""
+    refuse(image_refusals(services, image))
+
+
+def check_allowed(services: Services, image: Image, env: Environment) -> GateResult | None:
+    """Admission without the pin (the caller checked it against the secret it writes)."""
+    return admit(services, image, env, moving_pin=True)
 
 
 def accounts_needing(services: Services, ami: str, envs: Sequence[Environment]) -> dict[str, str]:

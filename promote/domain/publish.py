@@ -37,10 +37,9 @@ from promote.domain.images import (
     account_of,
     check_ami_id,
     require_image,
-    revoked_error,
 )
 from promote.domain.ledger import Event
-from promote.domain.policy import ShareImage
+from promote.domain.policy import ShareImage, check_image
 from promote.domain.results import HIDDEN, renamed
 from promote.errors import check_failed, remote_error, usage_error
 
@@ -157,8 +156,7 @@ def plan(services: Services, ami: str, timeout: float = DEFAULT_TIMEOUT) -> Publ
     """Check that AMI may be published and work out the steps; writes nothing."""
     config = services.config
     source = require_image(services.images, check_ami_id(ami), config.region)
-    if source.revoked:
-        raise revoked_error(source)
+    check_image(services, source)  # built by promote's builders; neither it nor a copy revoked
     if source.stage == "tested":
         raise usage_error(
             f"{ami} is already a tested image (published from {source.source_image or 'unknown'})",

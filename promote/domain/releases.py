@@ -19,6 +19,7 @@ from promote.domain import release_tags
 from promote.domain.gate import GateResult, evaluate
 from promote.domain.images import TAG_CONCOURSE_VERSION, TAG_GIT_SHA, Image, require_image
 from promote.domain.ledger import Event
+from promote.domain.policy import check_image
 from promote.domain.results import FLATTEN
 from promote.errors import check_failed, usage_error
 
@@ -172,6 +173,7 @@ def prepare(
     config = services.config
     template = release_tags.check(config.release_tag)
     image = require_image(services.images, ami, config.region)
+    check_image(services, image)  # provenance; neither it nor its family revoked
     source = services.images.image(image.source_image) if image.source_image else None
     gate = evaluate(services, ami, config.test_env)
     existing: str | None = None

@@ -26,6 +26,9 @@ from typing import TYPE_CHECKING, ClassVar
 from promote.domain import refresh
 from promote.domain.deploy import TerraformDeploy, deploy, step_for
 from promote.domain.fleet import check, observe, on_expected
+from promote.domain.images import require_image
+from promote.domain.ledger import Event
+from promote.domain.policy import Refusal, refusals, refuse
 from promote.domain.results import HIDDEN, renamed
 from promote.domain.rollout_engine import Executor, RolloutLog
 from promote.errors import check_failed, usage_error
@@ -79,6 +82,8 @@ class RolloutOptions:
     only: tuple[str, ...] = ()
     this_instance: str | None = None
     engine: str = "auto"  # auto, client (promote's own) or instance-refresh (AWS's)
+    # --override-secret --reason: roll to an --ami the env's secret does not name (recorded)
+    override_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,7 @@ class RolloutPlan:
     environment: Environment | None = field(default=None, metadata=HIDDEN)
     options: RolloutOptions = field(default_factory=RolloutOptions, metadata=HIDDEN)
     deploy: TerraformDeploy | None = None
+    secret_ami: str | None = None  # what the env's secret names (differs only when overridden)
 
     DATA_PROPERTIES: ClassVar[tuple[str, ...]] = ("replacements",)
 
@@ -171,7 +177,7 @@ def plan(
     refresh). A plan that cannot work is refused before anything changes.
     """
     env = services.config.environment(env_name)
-    expected_ami = ami or services.expected_ami(env)
+    expected_ami, secret_ami = admitted(services, env, ami, options)
     deploy_step = step_for(env)
     if deploy_step is not None:  # Terraform owns the templates: promote never writes one
         options = dataclasses.replace(options, update_template=False)
@@ -217,10 +223,39 @@ def plan(
             )
         )
     rollout = RolloutPlan(
-        env.name, expected_ami, tuple(groups), tuple(protected), env, options, deploy_step
+        env.name,
+        expected_ami,
+        tuple(groups),
+        tuple(protected),
+        env,
+        options,
+        deploy_step,
+        secret_ami,
     )
     _check(rollout)
     return rollout
+
+
+def admitted(
+    services: Services, env: Environment, ami: str | None, options: RolloutOptions
+) -> tuple[str, str | None]:
+    """The AMI to roll ENV to and what its secret names; refused (exit 3, every reason) when
+    admission refuses it, or when --ami is not the secret's entry and not overridden."""
+    current = services.read_ids(check=False, where=env)
+    secret_ami = current.ami_for(env)
+    target = ami or services.expected_ami(env)
+    image = require_image(services.images, target, services.config.region)
+    found, _ = refusals(services, image, env, current)
+    if target != secret_ami and not options.override_reason:
+        found.append(
+            Refusal(
+                f"--ami {target} is not what {env.name}'s secret names ({secret_ami or 'nothing'})",
+                f"point the secret at it first (promote set-ids --env {env.name} --ami "
+                f"{target}), or pass --override-secret --reason R (recorded)",
+            )
+        )
+    refuse(found, env)
+    return target, secret_ami
 
 
 def _check(rollout: RolloutPlan) -> None:
@@ -249,6 +284,69 @@ def execute(
     options = rollout.options
     if options.validate:
         services.evidence_signer.ready()  # the closing record is signed: fail before rolling
+    if rollout.replacements or rollout.deploy is not None:
+        services.ready_to_record(env.name)
+        services.record(_event(rollout, "start"))
+    try:
+        result = _run(rollout, services, env, drain, replaced)
+    except BaseException as exc:
+        if rollout.replacements or rollout.deploy is not None:
+            _record_quietly(services, _event(rollout, "failed", error=str(exc) or type(exc).__name__))
+        raise
+    if rollout.replacements or rollout.deploy is not None:
+        outcome = "done"
+        if result.validation is not None and not result.validation.succeeded:
+            outcome = "done, validate FAILED"
+        services.record(
+            _event(
+                rollout,
+                outcome,
+                terminated=result.terminated,
+                launched=result.launched,
+                landed=result.landed,
+                validate_evidence=result.validated["evidence_key"] if result.validated else None,
+            )
+        )
+    return result
+
+
+def _event(rollout: RolloutPlan, phase: str, **extra: object) -> Event:
+    """The rollout event of PHASE (start, done, failed): what it replaces or replaced."""
+    replacing = {g.group: list(g.replace) for g in rollout.groups if g.replace}
+    override = rollout.options.override_reason
+    return Event(
+        kind="rollout",
+        subject=rollout.env,
+        ami=rollout.expected_ami,
+        envs=(rollout.env,),
+        before={"secret_ami": rollout.secret_ami, "replacing": replacing},
+        after={"phase": phase, "ami": rollout.expected_ami},
+        reason=override,
+        extra={
+            "phase": phase,
+            "override_secret": rollout.expected_ami != rollout.secret_ami,
+            **extra,
+        },
+    )
+
+
+def _record_quietly(services: Services, event: Event) -> None:
+    """Record EVENT on the way out of a failure; a failure to record is a warning only."""
+    try:
+        services.record(event)
+    except Exception as exc:  # noqa: BLE001 - the rollout's own error is the one to raise
+        services.warn(f"could not record the rollout's {event.after.get('phase')} event: {exc}")
+
+
+def _run(
+    rollout: RolloutPlan,
+    services: Services,
+    env: Environment,
+    drain: WorkerDrain | None,
+    replaced: Callable[[], None],
+) -> RolloutResult:
+    """The deploy, the engine and the closing validate."""
+    options = rollout.options
     if rollout.deploy is not None:
         groups = tuple(g.group for g in rollout.groups)
         deploy(services, env, rollout.deploy, rollout.expected_ami, groups, options.timeout)

@@ -79,6 +79,7 @@ class Services:
     # None: every env reads the top-level one (`secrets` / `writer`).
     secrets_at: Callable[[SecretLocation], tuple[SecretReader, SecretWriter]] | None = None
     results: ResultsRepository | None = None  # results_git_repo, when configured
+    memo: dict[str, Any] = field(default_factory=dict)  # what one run read once (revocations)
 
     def record(self, event: Event) -> str:
         """Sign EVENT, chain it to its subject's previous event and write it; its key."""

@@ -1,8 +1,9 @@
 """`promote set-ids`: point environments at an AMI in the ami-ids secret, only when allowed.
 
-Everything is checked before anything is written: the AMI exists (else exit 4), is not revoked,
-no env that would change is pinned, and an env that `accepts = "tested"` gets only a published
-tested image with SUCCESS evidence in `test_env` (exit 3 otherwise). All envs change in one
+Everything is checked before anything is written: the AMI exists (else exit 4), and every env
+that would change passes admission (`domain/policy.py`: not pinned elsewhere, built by promote's
+builders, not revoked, and for `accepts = "tested"` a published tested image with SUCCESS
+evidence in `test_env`; exit 3 listing every reason otherwise). All envs change in one
 compare-and-swap write of the secret, and one event records it. An env already on the AMI is not
 written again. Envs in other accounts get a launch permission for the image first.
 """
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from promote.domain import ami_ids
 from promote.domain.images import require_image
 from promote.domain.ledger import Event
-from promote.domain.policy import ShareImage, check_allowed, pinned_error, share_with_envs
+from promote.domain.policy import ShareImage, admit, pinned_error, share_with_envs
 from promote.domain.results import HIDDEN, renamed
 from promote.domain.services import Services
 
@@ -106,7 +107,7 @@ def _changes(
             unchanged.append(env.name)
             continue
         pin = current.pin_for(env)
-        if pin:
+        if pin and pin.ami != plan.ami:  # a pinned env moves only to its pinned AMI
             raise pinned_error(env, pin, now)
         changes[env.name] = {"before": before, "after": plan.ami}
         document = ami_ids.with_ami(document, env, plan.ami)
@@ -118,12 +119,14 @@ def plan(services: Services, ami: str, env_names: Sequence[str]) -> SetIdsPlan:
     image = require_image(services.images, ami, services.config.region)
     envs = tuple(services.config.environment(n) for n in dict.fromkeys(env_names))
     result = SetIdsPlan(ami=image.image_id, envs=envs)
-    for env in envs:
-        gate = check_allowed(services, image, env)
-        if gate and gate.evidence_key:
-            result.evidence_key = gate.evidence_key
     for place, here in by_secret(services, envs).items():
         current = services.read_ids(where=place)
+        for env in here:
+            if current.ami_for(env) == image.image_id:
+                continue  # already there: nothing changes what it runs
+            gate = admit(services, image, env, current)
+            if gate and gate.evidence_key:
+                result.evidence_key = gate.evidence_key
         _, changes, unchanged = _changes(services, result, current, here)
         result.changes.update(changes)
         result.unchanged.extend(unchanged)

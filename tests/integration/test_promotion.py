@@ -126,7 +126,7 @@ def test_set_ids_refuses_an_untested_image_for_a_tested_env(seeded: Estate) -> N
 
     assert result.exit_code == 3
     assert (
-        f"error: management accepts only tested images; {seeded.untested} is untested"
+        f"error: management accepts only tested images: {seeded.untested} is untested"
         in result.stderr
     )
     assert _state(seeded) == before

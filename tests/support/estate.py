@@ -104,7 +104,10 @@ class Estate:
         return Services(
             config=self.config,
             clock=clock or SystemClock(),
-            actor=lambda: {"user": "tester", "aws_identity": None},
+            actor=lambda: {
+                "user": "tester",
+                "aws_identity": "arn:aws:iam::123456789012:user/tester",
+            },
             tool_version="test",
             user="tester",
             **{**defaults, **ports},

@@ -18,6 +18,7 @@ from promote.domain.services import Services
 from promote.errors import remote_error
 from tests.support.keys import signing_ports
 
+ACCOUNT = "123456789012"  # the tooling account the fakes act in (moto's default too)
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
@@ -165,7 +166,15 @@ class FakeImages:
         self, source: str, name: str, description: str, tags: dict[str, str], token: str
     ) -> str:
         ami = f"ami-{len(self.images) + 1:017x}"
-        self.images[ami] = Image(ami, name, self.copy_state, "2026-11-23T12:00:00.000Z", dict(tags))
+        self.images[ami] = Image(
+            ami,
+            name,
+            self.copy_state,
+            "2026-11-23T12:00:00.000Z",
+            dict(tags),
+            copied_from=source,
+            owner_id=ACCOUNT,
+        )
         self.writes.append(("copy", (source, name, token)))
         return ami
 
@@ -202,13 +211,24 @@ def image(
     tags: dict[str, str] | None = None,
     state: str = "available",
     copied_from: str | None = None,
+    owner: str | None = None,
 ) -> Image:
-    """An image promote would have made (COPIED_FROM: AWS's SourceImageId for a copy)."""
+    """An image promote would have made (COPIED_FROM: AWS's SourceImageId for a copy), owned
+    by the tooling account unless OWNER says otherwise."""
     all_tags = {"promote:stage": stage} if stage else {}
     all_tags.update(tags or {})
     prefix = "dw-al2-concourse-ami" if stage == "tested" else "untested-dw-al2-concourse-ami"
     snapshots = (f"snap-{ami[4:]}",)
-    return Image(ami, f"{prefix}-{created[:10]}", state, created, all_tags, snapshots, copied_from)
+    return Image(
+        ami,
+        f"{prefix}-{created[:10]}",
+        state,
+        created,
+        all_tags,
+        snapshots,
+        copied_from,
+        owner or ACCOUNT,
+    )
 
 
 class Unused:
@@ -245,7 +265,7 @@ def make_services(
         fleet=ports.pop("fleet", None) or Unused("fleet"),
         fleet_control=ports.pop("fleet_control", None) or Unused("fleet_control"),
         usage=ports.pop("usage", None) or Unused("usage"),
-        actor=lambda: {"user": "tester", "aws_identity": "arn:aws:iam::1:user/tester"},
+        actor=lambda: {"user": "tester", "aws_identity": f"arn:aws:iam::{ACCOUNT}:user/tester"},
         tool_version="test",
         user="tester",
         progress=lines.append,

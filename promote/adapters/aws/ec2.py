@@ -35,6 +35,7 @@ def image_from(raw: dict[str, Any]) -> Image:
             if m.get("Ebs", {}).get("SnapshotId")
         ),
         copied_from=raw.get("SourceImageId"),
+        owner_id=raw.get("OwnerId"),
     )
 
 

@@ -80,7 +80,7 @@ def test_publish_refuses_when_the_existing_copy_was_revoked() -> None:
         publish.plan(b, NEW_UNTESTED)
 
     assert raised.value.exit_code == 3
-    assert f"published as {NEW_TESTED}, which is revoked: CVE" in raised.value.message
+    assert f"revoked through its copy {NEW_TESTED}: CVE" in raised.value.message
 
 
 def test_waiting_for_the_copy_is_bounded_and_never_really_sleeps() -> None:

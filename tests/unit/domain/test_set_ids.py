@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
+
 import pytest
 
+from promote.config import Overrides, load
 from promote.domain import set_ids
 from promote.errors import PromoteError
 from tests.support.fakes import (
+    ACCOUNT,
     MemoryLedger,
+    image,
     make_services,
 )
 from tests.support.scenes import (
@@ -32,8 +38,64 @@ def test_set_ids_refuses_a_pinned_env_naming_owner_reason_and_since() -> None:
 
     assert raised.value.exit_code == 3
     assert raised.value.message == (
-        "management is pinned by rm@example.com since 2026-11-01T09:00:00+00:00: release freeze"
+        f"management is pinned to {PROD_AMI} by rm@example.com since "
+        "2026-11-01T09:00:00+00:00: release freeze"
     )
+    assert secrets.puts == [] and ledger.keys("events/") == []
+
+
+def test_a_refusal_lists_every_reason_pin_first() -> None:
+    secrets, ledger = promotion_secret(), MemoryLedger()
+    images = promotion_images()
+    images.tag(NEW_UNTESTED, {"promote:revoked": "CVE-2026-1"})
+    b, _ = make_services(secrets, images, ledger)
+
+    with pytest.raises(PromoteError) as raised:
+        set_ids.plan(b, NEW_UNTESTED, ["management"])
+
+    assert raised.value.exit_code == 3
+    reasons = raised.value.message.removeprefix("refused for management: ").split("; ")
+    assert reasons[0].startswith(f"management is pinned to {PROD_AMI} by rm@example.com")
+    assert "accepts only tested images" in reasons[1]
+    assert reasons[2] == f"{NEW_UNTESTED} is revoked: CVE-2026-1"
+    assert "promote pin --env management" in (raised.value.hint or "")
+    assert secrets.puts == [] and ledger.keys("events/") == []
+
+
+def test_a_pinned_env_may_be_set_to_its_pinned_ami() -> None:
+    secrets = promotion_secret()
+    document = secret_document(secrets)
+    b, _ = make_services(secrets, promotion_images(), MemoryLedger())
+
+    result = set_ids.plan(b, document["concourse_ami"], ["management"])
+
+    assert result.changes == {} and result.unchanged == ["management"]
+
+
+@pytest.mark.parametrize(
+    ("owner", "stage", "builders", "refused"),
+    [
+        ("137112412989", "untested", (), "is owned by account 137112412989"),  # Amazon's
+        (ACCOUNT, None, (), "carries no promote:stage tag"),
+        ("222222222222", "untested", ("222222222222",), None),  # a configured builder
+    ],
+)
+def test_provenance_only_images_promote_built(
+    owner: str, stage: str | None, builders: tuple[str, ...], refused: str | None
+) -> None:
+    secrets, ledger = promotion_secret(pinned=False), MemoryLedger()
+    images = promotion_images()
+    foreign = images.add(image("ami-0999999999999999a", stage=stage, owner=owner))
+    config = replace(load(Overrides(), {}, Path("/nonexistent")), builder_accounts=builders)
+    b, _ = make_services(secrets, images, ledger, config=config)
+
+    if refused is None:
+        assert set_ids.plan(b, foreign.image_id, ["management-dev"]).changes
+        return
+    with pytest.raises(PromoteError) as raised:
+        set_ids.plan(b, foreign.image_id, ["management-dev"])
+    assert raised.value.exit_code == 3
+    assert refused in raised.value.message
     assert secrets.puts == [] and ledger.keys("events/") == []
 
 

@@ -86,6 +86,10 @@ def one_rollout(env: dict[str, str], aws: Aws, ami: str, aware: bool) -> dict[st
 
         sampler = threading.Thread(target=forget_gone, daemon=True)
         sampler.start()
+        pointed = CliRunner().invoke(
+            cli, ["set-ids", "--env", "management-dev", "--ami", ami], env=env
+        )
+        assert pointed.exit_code == 0, pointed.output  # a rollout goes where the secret says
         args = ["rollout", "--env", "management-dev", "--asg", GROUP, "--ami", ami]
         args += ["--interval", "0.2s", "--timeout", "10m", "--no-validate"]
         if aware:

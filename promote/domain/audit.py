@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from promote.clock import utc_stamp
-from promote.domain import events, evidence, ledger
+from promote.domain import drift, events, evidence, ledger
 from promote.domain.ledger import EVENTS_PREFIX, EvidenceRef
 from promote.errors import usage_error
 
@@ -33,7 +33,18 @@ if TYPE_CHECKING:
     from promote.domain.ports import LedgerStore, ObjectVersion
     from promote.domain.services import Services
 
-AWS_ACTIONS = {"audit": ("s3:ListBucketVersions", "s3:GetObject", "kms:GetPublicKey")}
+AWS_ACTIONS = {
+    "audit": (
+        "s3:ListBucketVersions",
+        "s3:ListBucket",
+        "s3:GetObject",
+        "kms:GetPublicKey",
+        # drift: revoked images whose tag is gone, pins a raw secret write dropped
+        "ec2:DescribeImages",
+        "secretsmanager:GetSecretValue",
+        "sts:AssumeRole",
+    )
+}
 READERS = 8
 
 
@@ -210,6 +221,9 @@ def audit(
         if not event.signed:
             findings.append(Finding(key, "unsigned", "an unsigned legacy event"))
     findings.extend(_chains(reading, loaded, event_keys))
+    envs = [services.config.environment(env)] if env else list(services.config.envs.values())
+    drifted = [*drift.untagged_revocations(reading), *drift.dropped_pins(reading, envs)]
+    findings.extend(Finding(d.key, d.problem, d.detail) for d in drifted)
     findings = [f for f in findings if _wanted(f.key, documents.get(f.key), env, ami, cutoff)]
     findings.sort(key=lambda f: (f.key, f.problem))
     return AuditReport(len(records), len(event_keys), findings)

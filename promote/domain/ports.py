@@ -206,6 +206,10 @@ class ImageCatalog(ImageReader, Protocol):
         """Deregister IMAGE and delete its snapshots; the snapshot ids deleted."""
         ...
 
+    def disable(self, ami: str) -> None:
+        """Disable AMI: no new launches from it (idempotent)."""
+        ...
+
 
 # --- the ami-ids secret ---
 

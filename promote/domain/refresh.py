@@ -74,11 +74,19 @@ class RefreshEngine:
     replaced: Callable[[], None] = lambda: None
     started: dict[str, str] = field(default_factory=dict)  # group -> refresh id
 
-    def run(self, rollout: RolloutPlan, log: RolloutLog) -> RolloutLog:
-        """Point templates at the AMI, then refresh group by group (config order)."""
+    def run(
+        self,
+        rollout: RolloutPlan,
+        log: RolloutLog,
+        started: Callable[[], None] = lambda: None,
+    ) -> RolloutLog:
+        """Point templates at the AMI, then refresh group by group (config order); STARTED
+        is called before the first change."""
         clock, control = self.services.clock, self.services.fleet_control
         deadline = clock.monotonic() + self.timeout
         for group in rollout.groups:
+            if group.replace or group.update_template:
+                started()
             if group.update_template and group.template:
                 version = control.use_image(
                     self.env, group.group, group.template, rollout.expected_ami

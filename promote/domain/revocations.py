@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from promote.domain.services import Services
 
 _MEMO = "revocations"
+_KEYS = "revocation-keys"
 
 
 def revoked(services: Services) -> dict[str, str]:
@@ -33,18 +34,29 @@ def revoked(services: Services) -> dict[str, str]:
         if (parsed := ledger.parse_event_key(k)) is not None and parsed[1] == "revoke"
     ]
     result: dict[str, str] = {}
-    for loaded in events.load(services, keys):
+    where: dict[str, str] = {}
+    for loaded in events.load(services, keys):  # newest first: the oldest event wins
         document = loaded.document
         ami = document.get("ami")
         if document.get("kind") == "revoke" and isinstance(ami, str):
-            result.setdefault(ami, str(document.get("reason") or "revoked"))
+            result[ami] = str(document.get("reason") or "revoked")
+            where[ami] = loaded.key
     services.memo[_MEMO] = result
+    services.memo[_KEYS] = where
     return result
+
+
+def event_key_of(services: Services, ami: str) -> str | None:
+    """The key of the revoke event that revoked AMI (the first one), if any."""
+    revoked(services)
+    where = services.memo.get(_KEYS)
+    return where.get(ami) if isinstance(where, dict) else None
 
 
 def forget(services: Services) -> None:
     """Drop what this run read (after it revoked something itself)."""
     services.memo.pop(_MEMO, None)
+    services.memo.pop(_KEYS, None)
 
 
 def related(services: Services, image: Image) -> list[str]:

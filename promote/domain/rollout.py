@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 AWS_ACTIONS = {
     "rollout": (
         "secretsmanager:GetSecretValue",
+        "ec2:DescribeImages",  # admission: stage, provenance, revocation
+        "s3:ListBucket",  # admission: evidence and revoke events
         "autoscaling:DescribeAutoScalingGroups",
         "ec2:DescribeInstances",
         "sts:AssumeRole",
@@ -279,21 +281,34 @@ def execute(
     drain: WorkerDrain | None = None,
     replaced: Callable[[], None] = lambda: None,
 ) -> RolloutResult:
-    """Carry out the plan group by group, then validate the env (unless told not to)."""
+    """Carry out the plan group by group, then validate the env (unless told not to).
+
+    A rollout that changes something records signed `rollout` events: `start` once the first
+    lease is held (a rollout refused before any change, e.g. by another's lease, records
+    nothing), then `done` (with what was replaced and the closing validate) or `failed`.
+    """
     env = rollout.environment or services.config.environment(rollout.env)
     options = rollout.options
     if options.validate:
         services.evidence_signer.ready()  # the closing record is signed: fail before rolling
-    if rollout.replacements or rollout.deploy is not None:
+    changes = bool(rollout.replacements or rollout.deploy is not None or rollout.groups)
+    if changes:
         services.ready_to_record(env.name)
-        services.record(_event(rollout, "start"))
+    begun: list[bool] = []
+
+    def started() -> None:
+        if not begun:
+            services.record(_event(rollout, "start"))
+            begun.append(True)
+
     try:
-        result = _run(rollout, services, env, drain, replaced)
+        result = _run(rollout, services, env, drain, replaced, started)
     except BaseException as exc:
-        if rollout.replacements or rollout.deploy is not None:
-            _record_quietly(services, _event(rollout, "failed", error=str(exc) or type(exc).__name__))
+        if begun:
+            failure = str(exc) or type(exc).__name__
+            _record_quietly(services, _event(rollout, "failed", error=failure))
         raise
-    if rollout.replacements or rollout.deploy is not None:
+    if begun:
         outcome = "done"
         if result.validation is not None and not result.validation.succeeded:
             outcome = "done, validate FAILED"
@@ -334,7 +349,7 @@ def _record_quietly(services: Services, event: Event) -> None:
     """Record EVENT on the way out of a failure; a failure to record is a warning only."""
     try:
         services.record(event)
-    except Exception as exc:  # noqa: BLE001 - the rollout's own error is the one to raise
+    except Exception as exc:
         services.warn(f"could not record the rollout's {event.after.get('phase')} event: {exc}")
 
 
@@ -344,10 +359,12 @@ def _run(
     env: Environment,
     drain: WorkerDrain | None,
     replaced: Callable[[], None],
+    started: Callable[[], None],
 ) -> RolloutResult:
     """The deploy, the engine and the closing validate."""
     options = rollout.options
     if rollout.deploy is not None:
+        started()
         groups = tuple(g.group for g in rollout.groups)
         deploy(services, env, rollout.deploy, rollout.expected_ami, groups, options.timeout)
     replacing = [g.group for g in rollout.groups if g.replace]
@@ -355,7 +372,7 @@ def _run(
     log: RolloutLog
     if engine == "instance-refresh":
         refresher = refresh.RefreshEngine(env, services, options.timeout, max(options.interval, 15))
-        log = refresher.run(rollout, RolloutLog())
+        log = refresher.run(rollout, RolloutLog(), started)
     else:
         executor = Executor(
             env,
@@ -365,6 +382,7 @@ def _run(
             resume=options.resume,
             drain=drain,
             replaced=replaced,
+            started=started,
         )
         log = executor.run(rollout)
     validation = None

@@ -57,6 +57,7 @@ class Executor:
     resume: bool = False
     drain: WorkerDrain | None = None
     replaced: Callable[[], None] = lambda: None
+    started: Callable[[], None] = lambda: None  # the lease is held: changes begin (once)
     log: RolloutLog = field(default_factory=RolloutLog)
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
@@ -95,6 +96,7 @@ class Executor:
     def _group(self, ami: str, group: GroupPlan, deadline: float) -> None:
         remaining = deadline - self.clock.monotonic()
         with self.holder.hold(group.group, ami, len(group.replace), remaining) as capacity:
+            self.started()
             if group.update_template and group.template:
                 version = self.control.use_image(self.env, group.group, group.template, ami)
                 self._step(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from promote.domain import evidence
+from promote.domain import drift, evidence, revocations
 from promote.domain.ami_ids import Pin
 from promote.domain.fleet import observe
 from promote.domain.ledger import records_for
@@ -16,8 +16,6 @@ from promote.errors import ExitCode, PromoteError
 if TYPE_CHECKING:
     from promote.config import Environment
     from promote.domain.ami_ids import AmiIds
-    from promote.domain.images import Image
-    from promote.domain.ports import ImageReader
     from promote.domain.services import Services
 
 _FLEET_READ = ("autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances", "sts:AssumeRole")
@@ -103,7 +101,9 @@ def status(services: Services, env_name: str | None = None) -> StatusReport:
         if place not in read:
             read[place] = services.read_ids(check=False, where=place)
         rows.append(env_status(env, read[place], services))
-    warnings = revoked_warnings(rows, services.images)
+    warnings = revoked_warnings(rows, services)
+    warnings.extend(d.detail for d in drift.untagged_revocations(services))
+    warnings.extend(d.detail for d in drift.dropped_pins(services, envs))
     warnings.extend(
         f"the pin on {row.env} expired {row.pin.expires} and still holds"
         for row in rows
@@ -112,23 +112,24 @@ def status(services: Services, env_name: str | None = None) -> StatusReport:
     return StatusReport(config.secret_id, rows, warnings)
 
 
-def revoked_warnings(rows: Sequence[EnvStatus], images: ImageReader) -> list[str]:
-    """One warning per env that is set to, or runs, a revoked image (instances are untouched)."""
-    cache: dict[str, Image | None] = {}
+def revoked_warnings(rows: Sequence[EnvStatus], services: Services) -> list[str]:
+    """One warning per env that is set to, or runs, a revoked image (by its own revoke event or
+    tag, or its family's: `domain.revocations`); instances are untouched."""
+    cache: dict[str, str | None] = {}
     warnings = []
     for row in rows:
         amis = dict.fromkeys([*([row.secret_ami] if row.secret_ami else []), *row.running])
         for ami in amis:
             if ami not in cache:
-                cache[ami] = images.image(ami)
-            image = cache[ami]
-            if image is not None and image.revoked:
+                image = services.images.image(ami)
+                cache[ami] = revocations.why_revoked(services, image) if image else None
+            why = cache[ami]
+            if why is not None:
                 how = []
                 if ami == row.secret_ami:
                     how.append("is set to")
                 if ami in row.running:
                     how.append(f"runs ({row.running[ami]} instance(s))")
-                warnings.append(
-                    f"{row.env} {' and '.join(how)} revoked image {ami}: {image.revoked}"
-                )
+                reason = why.split(": ", 1)[1] if why.startswith(f"{ami} is revoked: ") else why
+                warnings.append(f"{row.env} {' and '.join(how)} revoked image {ami}: {reason}")
     return warnings

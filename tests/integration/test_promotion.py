@@ -99,7 +99,8 @@ def test_set_ids_refuses_a_pinned_env_naming_owner_reason_and_since(seeded: Esta
     assert result.exit_code == 3
     pin = seeded.secret()[1]["_pins"]["management"]
     assert (
-        f"error: management is pinned by release-manager@example.com since {pin['since']}: "
+        f"error: management is pinned to {pin['ami']} by release-manager@example.com "
+        f"since {pin['since']}: "
         "production moves only when a release manager unpins it"
     ) in result.stderr
     assert _state(seeded) == before

@@ -22,6 +22,12 @@ NO_IMDS = {"AWS_EC2_METADATA_DISABLED": "true"}
 FAST = ("--interval", "0.2s", "--timeout", "60s")
 
 
+@pytest.fixture(autouse=True)
+def pointed(seeded: Estate) -> None:
+    """A rollout goes where the secret says: management-dev's entry names the tested image."""
+    seeded.point("management-dev", seeded.tested)
+
+
 def roll(seeded: Estate, *args: str, env: dict[str, str] | None = None) -> Result:
     """`promote rollout --env management-dev ARGS` with IMDS off (plus ENV), through the CLI."""
     return seeded.cli("rollout", "--env", "management-dev", *args, env={**NO_IMDS, **(env or {})})
@@ -93,6 +99,8 @@ def test_a_dry_run_prints_the_plan_and_changes_nothing(seeded: Estate) -> None:
 
 
 def test_rerunning_a_finished_rollout_replaces_nothing(seeded: Estate) -> None:
+    seeded.point("management-dev", seeded.untested)  # what every instance runs already
+
     result = roll(seeded, *FAST)
 
     assert result.exit_code == 0, result.output
@@ -323,7 +331,9 @@ def test_a_group_without_a_launch_template_is_refused_before_any_change(seeded: 
     before = seeded.group("legacy-web")
 
     result = seeded.cli(
-        "--config", str(config), "rollout", "--env", "legacy", "--ami", seeded.tested, env=NO_IMDS
+        *("--config", str(config), "rollout", "--env", "legacy", "--ami", seeded.tested),
+        *("--override-secret", "--reason", "the legacy group has no entry yet"),
+        env=NO_IMDS,
     )
 
     assert result.exit_code == 2

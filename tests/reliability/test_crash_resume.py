@@ -128,6 +128,7 @@ def test_rollout_killed_at_any_call_is_resumed_to_the_original_capacity(
         fast = ("--interval", "0.2s", "--timeout", "2m", "--no-validate")
         return ("rollout", "--env", "management-dev", "--ami", seeded.tested, *fast)
 
+    seeded.point("management-dev", seeded.tested)
     groups = ("concourse-web-management-dev", "concourse-worker-management-dev")
     original = {g: seeded.group(g)["DesiredCapacity"] for g in groups}
     for point in crash_points(calls_of(seeded, tmp_path, *args()), most=5):

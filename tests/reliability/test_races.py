@@ -200,6 +200,7 @@ def test_second_of_two_simultaneous_rollouts_of_one_env_refuses_with_exit_6(
     seeded: Estate,
 ) -> None:
     """Exactly one rollout exits 0; the other exits 6 before touching capacity; capacity holds."""
+    seeded.point("management-dev", seeded.tested)
     original = {g: seeded.group(g)["DesiredCapacity"] for g in (WEB, WORKER)}
     command = (
         "rollout",
@@ -266,6 +267,7 @@ def test_a_rollout_that_loses_the_lease_race_backs_off_without_touching_capacity
     seeded: Estate,
 ) -> None:
     """Both saw no lease; the rival created it first: we refuse (exit 6), its lease stays."""
+    seeded.point("management-dev", seeded.tested)
     ledger = RivalCreatesFirst(seeded.aws, seeded.config.evidence_bucket, rival_lease(seeded, WEB))
     services = seeded.services(ledger=ledger)
     rollout = plan(services, "management-dev", seeded.tested, RolloutOptions(interval=0.2))
@@ -290,6 +292,7 @@ def test_a_rollout_that_loses_the_lease_race_backs_off_without_touching_capacity
 def test_of_two_rollouts_one_delayed_three_seconds_exactly_one_proceeds(seeded: Estate) -> None:
     """The loser is slowed down between reading the lease and creating it (throttling): it
     must refuse without ever touching capacity; sampled, desired never drops below the start."""
+    seeded.point("management-dev", seeded.tested)
     original = seeded.group(WEB)["DesiredCapacity"]
     command = ["rollout", "--env", "management-dev", "--ami", seeded.tested, *FAST_ROLL]
     environ = {**os.environ, **seeded.env, **NO_IMDS}

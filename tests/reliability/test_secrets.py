@@ -221,6 +221,7 @@ def test_debug_logs_of_an_env_reached_through_a_role_show_no_credentials(seeded:
 
 
 def test_a_password_in_a_concourse_url_is_never_printed(seeded: Estate) -> None:
+    seeded.point("management-dev", seeded.tested)
     process = seeded.run(
         "-vv",
         "rollout",

@@ -113,6 +113,12 @@ class Estate:
             **{**defaults, **ports},
         )
 
+    def point(self, env: str, ami: str) -> None:
+        """Point ENV's entry in its secret at AMI with `promote set-ids` (as an operator would
+        before a rollout to AMI); a refusal fails the test."""
+        result = self.cli("set-ids", "--ami", ami, "--env", env)
+        assert result.exit_code == 0, result.output
+
     def ledger_keys(self) -> list[str]:
         """Every object in the evidence bucket."""
         s3 = self.client("s3")

@@ -198,6 +198,10 @@ class FakeImages:
         self.writes.append(("deprecate", (ami, at)))
         return None
 
+    def disable(self, ami: str) -> None:
+        self.images[ami] = replace(self.images[ami], state="disabled")
+        self.writes.append(("disable", ami))
+
     def deregister(self, image: Image) -> list[str]:
         del self.images[image.image_id]
         self.writes.append(("deregister", image.image_id))

@@ -227,6 +227,12 @@ class AwsImages:
             client.enable_image_deprecation(ImageId=ami, DeprecateAt=at)
         return call.server_error
 
+    def disable(self, ami: str) -> None:
+        """DisableImage (idempotent on AWS and on the local AWS)."""
+        client = self.aws.client("ec2")
+        with self.aws.calling(f"disabling {ami}"):
+            client.disable_image(ImageId=ami)
+
     def deregister(self, image: Image) -> list[str]:
         """DeregisterImage, then DeleteSnapshot for each of its snapshots."""
         client = self.aws.client("ec2")

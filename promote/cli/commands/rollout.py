@@ -16,7 +16,7 @@ from promote.cli.options import (
 )
 from promote.domain import rollout as rollout_module
 from promote.domain.workers import WorkerDrain
-from promote.errors import ExitCode
+from promote.errors import ExitCode, usage_error
 
 
 @click.command()
@@ -69,6 +69,12 @@ from promote.errors import ExitCode
     show_default=True,
     help="How long to wait for a landing worker's builds.",
 )
+@click.option(
+    "--override-secret",
+    is_flag=True,
+    help="Roll to an --ami the env's secret does not name (needs --reason; recorded).",
+)
+@click.option("--reason", help="Why the secret is overridden (with --override-secret).")
 @pass_app
 def rollout(
     app: AppContext,
@@ -86,9 +92,19 @@ def rollout(
     concourse_url: str | None,
     insecure_http: bool,
     drain_timeout: float,
+    override_secret: bool,
+    reason: str | None,
 ) -> None:
-    """Replace the instances of ENV not on the expected AMI, keeping capacity."""
+    """Replace the instances of ENV not on the expected AMI, keeping capacity.
+
+    The AMI must pass the same admission as set-ids (pin, provenance, stage, revocation), and
+    be what ENV's secret names unless --override-secret --reason R says why (recorded).
+    """
     app.config.environment(env_name)
+    if override_secret and not (reason or "").strip():
+        raise usage_error("--override-secret needs --reason", "e.g. --reason 'INC-123 hotfix'")
+    if reason and not override_secret:
+        raise usage_error("--reason goes with --override-secret", "add --override-secret")
     services = app.services()
     options = rollout_module.RolloutOptions(
         timeout=timeout,
@@ -100,6 +116,7 @@ def rollout(
         only=asgs,
         this_instance=app.this_instance(),
         engine=engine,
+        override_reason=reason.strip() if override_secret and reason else None,
     )
     plan = rollout_module.plan(services, env_name, ami, options)
     for protected in plan.protected:

@@ -150,12 +150,19 @@ def publish_done(console: Console, result: PublishResult) -> None:
 
 @view(RevokeResult)
 def revoke(console: Console, result: RevokeResult) -> None:
-    """What revoke did."""
+    """What revoke did, per image of the family."""
     if result.already:
         out = [f"{result.ami} was already revoked by {result.by} at {result.at}: {result.reason}"]
     else:
         out = [f"revoked {result.ami}: {result.reason}"]
         out.append(f"  deprecated: {'yes' if result.deprecated else 'no (see warning)'}")
+    for entry in result.images:
+        if entry.through is not None:
+            out.append(f"  tested copy {entry.ami}: {entry.outcome}")
+        elif entry.outcome not in ("revoked", "already revoked"):
+            out.append(f"  {entry.ami}: {entry.outcome}")
+        if entry.disabled:
+            out.append(f"  {entry.ami} disabled: no new launches")
     for env in result.still_set_for:
         out.append(f"  {env} is still set to it; its running instances are untouched")
     if result.event_key:

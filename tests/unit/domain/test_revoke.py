@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from promote.domain import revoke
@@ -12,6 +14,7 @@ from tests.support.fakes import (
 )
 from tests.support.scenes import (
     DEV_AMI,
+    NEW_TESTED,
     NEW_UNTESTED,
     promotion_images,
     promotion_secret,
@@ -56,3 +59,49 @@ def test_revoke_deprecates_where_the_api_allows() -> None:
 
     assert result.deprecated
     assert ("deprecate", (NEW_UNTESTED, "2026-11-23T12:01:00Z")) in images.writes
+
+
+def test_revoking_an_image_revokes_its_tested_copy_with_its_own_event() -> None:
+    secrets, ledger = promotion_secret(), MemoryLedger()
+    images = promotion_images()
+    b, _ = make_services(secrets, images, ledger)
+
+    result = revoke.revoke(b, NEW_UNTESTED, "CVE-9")
+
+    assert [(e.ami, e.through, e.outcome) for e in result.images] == [
+        (NEW_UNTESTED, None, "revoked"),
+        (NEW_TESTED, NEW_UNTESTED, "revoked"),
+    ]
+    assert images.images[NEW_TESTED].revoked == f"CVE-9 (through {NEW_UNTESTED})"
+    assert len(ledger.keys("events/")) == 2
+
+
+def test_a_removed_revoked_tag_is_restored_from_the_event_and_nothing_else_is_written() -> None:
+    secrets, ledger = promotion_secret(), MemoryLedger()
+    images = promotion_images()
+    b, _ = make_services(secrets, images, ledger)
+    revoke.revoke(b, DEV_AMI, "CVE-1")
+    stripped = {k: v for k, v in images.images[DEV_AMI].tags.items() if "revoked" not in k}
+    images.images[DEV_AMI] = replace(images.images[DEV_AMI], tags=stripped)
+    events_before = ledger.keys("events/")
+    again, lines = make_services(secrets, images, ledger)
+
+    result = revoke.revoke(again, DEV_AMI, "anything")
+
+    assert result.main.outcome == "tag restored"
+    assert images.images[DEV_AMI].revoked == "CVE-1"
+    assert ledger.keys("events/") == events_before
+    assert any("its revoked tag was removed" in line for line in lines)
+
+
+def test_a_hand_made_revoked_tag_gets_its_event_on_a_re_run() -> None:
+    secrets, ledger = promotion_secret(), MemoryLedger()
+    images = promotion_images()
+    images.tag(DEV_AMI, {"promote:revoked": "by hand"})
+    b, _ = make_services(secrets, images, ledger)
+
+    result = revoke.revoke(b, DEV_AMI, "CVE-1")
+
+    assert result.main.outcome == "recorded"
+    assert images.images[DEV_AMI].revoked == "by hand"
+    assert len(ledger.keys("events/")) == 1

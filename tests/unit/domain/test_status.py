@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from promote.domain.status import EnvStatus, revoked_warnings
-from tests.support.fakes import FakeImages, image
+from tests.support.fakes import FakeImages, image, make_services
 
 REVOKED = "ami-0000000000000000a"
 FINE = "ami-0000000000000000b"
@@ -23,9 +23,24 @@ def test_status_warns_for_envs_set_to_or_running_a_revoked_image() -> None:
         _row("sandbox", FINE, {FINE: 4}),
     ]
 
-    warnings = revoked_warnings(rows, images)
+    warnings = revoked_warnings(rows, make_services(images=images)[0])
 
     assert warnings == [
         f"management runs (2 instance(s)) revoked image {REVOKED}: CVE-9",
         f"management-dev is set to revoked image {REVOKED}: CVE-9",
+    ]
+
+
+def test_status_warns_for_a_tested_copy_of_a_revoked_image() -> None:
+    images = FakeImages()
+    images.add(image(REVOKED, tags={"promote:revoked": "CVE-9"}))
+    images.add(image(FINE, "tested", tags={"promote:source-image": REVOKED}, copied_from=REVOKED))
+
+    warnings = revoked_warnings(
+        [_row("management", FINE, {FINE: 2})], make_services(images=images)[0]
+    )
+
+    assert warnings == [
+        f"management is set to and runs (2 instance(s)) revoked image {FINE}: "
+        f"{FINE} is revoked through its source image {REVOKED}: CVE-9"
     ]

@@ -133,14 +133,16 @@ def test_set_ids_refuses_an_untested_image_for_a_tested_env(seeded: Estate) -> N
     assert _state(seeded) == before
 
 
-def test_set_ids_refuses_a_tested_image_without_success_evidence(seeded: Estate) -> None:
+def test_set_ids_of_the_ami_an_env_is_on_writes_nothing(seeded: Estate) -> None:
+    """Admission guards moves; an env already on the AMI (here: production, unpinned, on a
+    tested image the seed never validated) is not moved, so nothing is checked or written."""
     seeded.cli("unpin", "--env", "management", "--reason", "open", "--apply")
     before = _state(seeded)
 
     result = seeded.cli("set-ids", "--ami", seeded.tested, "--env", "management")
 
-    assert result.exit_code == 3
-    assert "accepts only images with SUCCESS evidence in management-dev" in result.stderr
+    assert result.exit_code == 0, result.output
+    assert f"management is already on {seeded.tested}: nothing to write" in result.stdout
     assert _state(seeded) == before
 
 

@@ -115,6 +115,18 @@ def test_set_ids_sends_a_tested_image_with_inherited_evidence_to_production() ->
     assert "-set-ids-" in event_key
 
 
+def test_set_ids_refuses_a_tested_image_without_success_evidence() -> None:
+    secrets, ledger = promotion_secret(pinned=False), MemoryLedger()
+    b, _ = make_services(secrets, promotion_images(), ledger)
+
+    with pytest.raises(PromoteError) as raised:
+        set_ids.plan(b, NEW_TESTED, ["management"])
+
+    assert raised.value.exit_code == 3
+    assert "accepts only images with SUCCESS evidence in management-dev" in raised.value.message
+    assert secrets.puts == [] and ledger.keys("events/") == []
+
+
 def test_set_ids_refuses_an_untested_image_for_a_tested_env_even_with_evidence() -> None:
     secrets, ledger = promotion_secret(pinned=False), MemoryLedger()
     success(ledger, NEW_UNTESTED)

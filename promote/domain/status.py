@@ -50,11 +50,13 @@ class EnvStatus:
 
 @dataclass(frozen=True)
 class StatusReport:
-    """Every environment asked for, and the warnings that go with them."""
+    """Every environment asked for, the warnings that go with them, and the problems
+    `status --check` fails on (one line each)."""
 
     secret_id: str
     envs: list[EnvStatus]
     warnings: list[str]
+    problems: list[str] = field(default_factory=list)
 
 
 def env_status(env: Environment, ids: AmiIds, services: Services) -> EnvStatus:
@@ -101,15 +103,44 @@ def status(services: Services, env_name: str | None = None) -> StatusReport:
         if place not in read:
             read[place] = services.read_ids(check=False, where=place)
         rows.append(env_status(env, read[place], services))
-    warnings = revoked_warnings(rows, services)
-    warnings.extend(d.detail for d in drift.untagged_revocations(services))
-    warnings.extend(d.detail for d in drift.dropped_pins(services, envs))
+    revoked = revoked_warnings(rows, services)
+    drifted = [d.detail for d in drift.untagged_revocations(services)]
+    drifted += [d.detail for d in drift.dropped_pins(services, envs)]
+    warnings = [*revoked, *drifted]
     warnings.extend(
         f"the pin on {row.env} expired {row.pin.expires} and still holds"
         for row in rows
         if row.pin_overdue and row.pin
     )
-    return StatusReport(config.secret_id, rows, warnings)
+    problems = [*fleet_problems(rows, services), *revoked, *drifted]
+    return StatusReport(config.secret_id, rows, warnings, problems)
+
+
+def fleet_problems(rows: Sequence[EnvStatus], services: Services) -> list[str]:
+    """What `status --check` fails on besides revocation and drift: an ASG missing, an env
+    running something other than its secret names, an env that accepts only tested images
+    running an untested one."""
+    found = []
+    stages: dict[str, str | None] = {}
+    for row in rows:
+        if row.problem:
+            found.append(f"{row.env}: {row.problem}")
+        for ami, count in row.running.items():
+            if row.secret_ami and ami != row.secret_ami:
+                found.append(
+                    f"{row.env} runs {ami} ({count} instance(s)), not {row.secret_ami} "
+                    f"its secret names (promote rollout --env {row.env})"
+                )
+            if row.accepts == "tested":
+                if ami not in stages:
+                    image = services.images.image(ami)
+                    stages[ami] = image.stage if image else None
+                if stages[ami] != "tested":
+                    found.append(
+                        f"{row.env} accepts only tested images but runs {ami} "
+                        f"({stages[ami] or 'no promote stage'}, {count} instance(s))"
+                    )
+    return found
 
 
 def revoked_warnings(rows: Sequence[EnvStatus], services: Services) -> list[str]:

@@ -278,6 +278,8 @@ def test_a_rollout_skips_a_scheduled_action_that_comes_due_and_resumes_exactly_w
         time.sleep(0.01)
         scheduler.tick()
 
+    pointed = realistic.cli("set-ids", "--env", "management-dev", "--ami", realistic.tested)
+    assert pointed.exit_code == 0, pointed.output  # a rollout goes where the secret says
     when_scaled(DEV_WORKER, night_falls)
     rolled = realistic.cli(
         "-o",

@@ -173,6 +173,22 @@ SCHEDULE_READ = {
 
 ASKED_AMI = {"ec2:DescribeImages": "read only when --ami names the AMI (it must exist)"}
 
+DISABLE = {
+    action: "revoke --disable only: disabling, and first who still launches the image"
+    for action in (
+        "ec2:DisableImage",
+        "autoscaling:DescribeAutoScalingGroups",
+        "ec2:DescribeInstances",
+        "ec2:DescribeLaunchTemplateVersions",
+        "sts:AssumeRole",
+    )
+}
+
+DRIFT = {
+    "ec2:DescribeImages": "read only while a revoke event stands (is its tag still there?)",
+    "sts:AssumeRole": "only for an env whose secret is reached through a role",
+}
+
 SCENARIOS = [
     Scenario("status", lambda s, f: ["status"], _validated),
     Scenario(
@@ -226,10 +242,11 @@ SCENARIOS = [
         "revoke",
         lambda s, f: ["revoke", "--ami", s.untested, "--reason", "CVE-2026-1"],
         _published,  # the publish event of the image: the revoke event is chained to it
+        never_called=DISABLE,
     ),
     Scenario("prune", lambda s, f: ["prune", "--keep", "0", "--apply"], _published),
     Scenario("history", lambda s, f: ["history", "--ami", s.untested], _changed_and_validated),
-    Scenario("audit", lambda s, f: ["audit"], _changed_and_validated),
+    Scenario("audit", lambda s, f: ["audit"], _changed_and_validated, never_called=DRIFT),
     Scenario("metrics", lambda s, f: ["metrics"], _validated),
     Scenario("hooks", lambda s, f: ["hooks", "--env", "management-dev"]),
     Scenario("hooks --apply", lambda s, f: ["hooks", "--env", "management-dev", "--apply"]),

@@ -2,7 +2,7 @@
 and revocation.
 
 `admit` is what every path that changes what an env runs asks first (set-ids, pin, unpin,
-rollout, rollback); publish and release ask `check_image`. A refusal (exit 3) lists every reason
+rollout); publish and release ask `check_image`. A refusal (exit 3) lists every reason
 that applies, pin first: pinned (by whom, since when, why), provenance (owned by the tooling
 account or a `builder_accounts` account, with a promote:stage tag), untested or without SUCCESS
 evidence in test_env (for `accepts = "tested"`), revoked (the image, its source or its copies,

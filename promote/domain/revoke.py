@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from promote.domain import revocations
+from promote.domain import events, revocations
 from promote.domain.fleet import observe
 from promote.domain.images import (
     TAG_REVOKED,
@@ -161,7 +161,18 @@ def _one(
         pass  # event and tag both stand
     elif recorded_reason is not None:
         services.warn(f"{ami}: its revoked tag was removed; the revoke event stands: tagged again")
-        services.images.tag(ami, _tags(recorded_reason, by, now.isoformat()))
+        key = revocations.event_key_of(services, ami)
+        loaded = events.read(services, key) if key else None
+        after = loaded.document.get("after") if loaded else None
+        original = after if isinstance(after, dict) else {}
+        services.images.tag(
+            ami,
+            _tags(
+                recorded_reason,
+                str(original.get("by") or by),  # who revoked it, and when: the event's
+                str(original.get("at") or now.isoformat()),
+            ),
+        )
         entry.outcome = RETAGGED
     else:
         reason = image.revoked or (why if through is None else f"{why} (through {through})")

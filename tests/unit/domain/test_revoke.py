@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 from promote.domain import revoke
 from promote.errors import PromoteError
 from tests.support.fakes import (
+    FakeClock,
     MemoryLedger,
     make_services,
 )
@@ -81,15 +83,18 @@ def test_a_removed_revoked_tag_is_restored_from_the_event_and_nothing_else_is_wr
     images = promotion_images()
     b, _ = make_services(secrets, images, ledger)
     revoke.revoke(b, DEV_AMI, "CVE-1")
+    revoked_at = images.images[DEV_AMI].tags["promote:revoked-at"]
     stripped = {k: v for k, v in images.images[DEV_AMI].tags.items() if "revoked" not in k}
     images.images[DEV_AMI] = replace(images.images[DEV_AMI], tags=stripped)
     events_before = ledger.keys("events/")
-    again, lines = make_services(secrets, images, ledger)
+    a_year_later = FakeClock(datetime(2027, 11, 23, 12, 0, tzinfo=UTC))
+    again, lines = make_services(secrets, images, ledger, a_year_later)
 
     result = revoke.revoke(again, DEV_AMI, "anything")
 
     assert result.main.outcome == "tag restored"
     assert images.images[DEV_AMI].revoked == "CVE-1"
+    assert images.images[DEV_AMI].tags["promote:revoked-at"] == revoked_at
     assert ledger.keys("events/") == events_before
     assert any("its revoked tag was removed" in line for line in lines)
 

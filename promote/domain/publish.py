@@ -299,15 +299,49 @@ def execute(
                     result.tested, result.created = keeper, False
                     tested, gave_way = keeper, True
         elif isinstance(step, RecordPublish):
-            result.event_key = services.record(
-                Event(
-                    kind="publish",
-                    subject=source.image_id,
-                    ami=source.image_id,
-                    before={"image": source.image_id, "stage": source.stage},
-                    after={"image": tested, "stage": "tested"},
-                    extra={"tested_image": tested, "evidence_key": publish_plan.evidence_key},
-                )
-            )
+            result.event_key = _record_once(services, publish_plan, source, tested, interval)
         done.append(step.describe())
     return result
+
+
+CLAIM_PREFIX = "locks/publish/"
+CLAIM_WAIT = 30.0  # how long a run that lost the claim waits for the winner's event
+
+
+def _record_once(
+    services: Services, publish_plan: PublishPlan, source: Image, tested: str, interval: float
+) -> str:
+    """Record the publish of SOURCE as TESTED exactly once, also when two publishes of one
+    AMI end at the same copy (CopyImage's ClientToken makes them share it).
+
+    The run that creates the claim `locks/publish/<source>+<copy>.json` (If-None-Match) writes
+    the event; another waits for that event and reports its key. If it never comes (the winner
+    was killed between its claim and its event), the waiter writes it, marked `recovered`.
+    """
+    found = publish_link(services, source.image_id, tested)
+    if found is not None:
+        return found.key
+    claim = f"{CLAIM_PREFIX}{source.image_id}+{tested}.json"
+    recovered = False
+    if not services.ledger.put_new(claim, f'{{"tested_image": "{tested}"}}'.encode()):
+        deadline = services.clock.monotonic() + CLAIM_WAIT
+        while services.clock.monotonic() < deadline:
+            services.clock.sleep(min(interval, 1.0))
+            found = publish_link(services, source.image_id, tested)
+            if found is not None:
+                return found.key
+        recovered = True
+    return services.record(
+        Event(
+            kind="publish",
+            subject=source.image_id,
+            ami=source.image_id,
+            before={"image": source.image_id, "stage": source.stage},
+            after={"image": tested, "stage": "tested"},
+            extra={
+                "tested_image": tested,
+                "evidence_key": publish_plan.evidence_key,
+                **({"recovered": True} if recovered else {}),
+            },
+        )
+    )

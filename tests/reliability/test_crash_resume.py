@@ -128,10 +128,12 @@ def test_rollout_killed_at_any_call_is_resumed_to_the_original_capacity(
         fast = ("--interval", "0.2s", "--timeout", "2m", "--no-validate")
         return ("rollout", "--env", "management-dev", "--ami", seeded.tested, *fast)
 
-    seeded.point("management-dev", seeded.tested)
     groups = ("concourse-web-management-dev", "concourse-worker-management-dev")
     original = {g: seeded.group(g)["DesiredCapacity"] for g in groups}
-    for point in crash_points(calls_of(seeded, tmp_path, *args()), most=5):
+    seeded.point("management-dev", seeded.tested)  # a rollout goes where the secret says
+    total = calls_of(seeded, tmp_path, *args())
+    for point in crash_points(total, most=5):
+        seeded.point("management-dev", seeded.tested)  # on the fresh estate
         killed = run(seeded, *args(), PROMOTE_CRASH_AT=str(point))
         assert killed.returncode == -9, (point, killed.stderr)
 

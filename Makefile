@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help tools demo-tools install lint typecheck unit integration reliability security pipelines test demo ami \
+.PHONY: help tools demo-tools build-tools install lint typecheck unit integration reliability security pipelines test demo ami \
         bench clean
 
 help:  ## list the targets
@@ -89,8 +89,18 @@ demo: demo-tools $(STAMP)  ## the lifecycle on the local AWS, as a story (instal
 
 CONCOURSE_VERSION ?= 7.12.0
 
-ami: demo-tools $(STAMP)  ## build an untested AMI with Packer (installed when missing): AWS, else the local AWS
-	$(BIN)/promote build --var concourse_version=$(CONCOURSE_VERSION) $(AMI_ARGS)
+# Packer's Ansible provisioner runs the ansible-playbook it finds on PATH: the `build` extra
+# (ansible-core, the version the VM chain proves the roles with) goes into .venv when .venv has
+# none, and .venv/bin leads PATH for the build.
+build-tools: $(STAMP)  ## Ansible for Packer's provisioner: the build extra into .venv when missing
+	@if [ ! -x $(BIN)/ansible-playbook ]; then \
+	  echo "make: installing Ansible for Packer's provisioner (the build extra) into $(VENV)"; \
+	  $(BIN)/python -m pip install --quiet -e '.[build]'; \
+	fi
+
+ami: demo-tools build-tools  ## build an untested AMI with Packer and Ansible (installed when missing): AWS, else the local AWS
+	@echo "make: Packer's Ansible provisioner runs $(BIN)/ansible-playbook (PATH leads with $(BIN))"
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/promote build --var concourse_version=$(CONCOURSE_VERSION) $(AMI_ARGS)
 
 bench: $(STAMP)  ## run the benchmarks; figures in benchmarks/results/*.json
 	$(MAKE) --no-print-directory bench-vm

@@ -3,17 +3,59 @@ locals {
   timestamp = formatdate("YYYYMMDD'T'hhmmssZ", timestamp())
   ami_name  = "${var.untested_name}-${local.timestamp}"
 
-  image_tags = {
-    Name                = local.ami_name
-    "promote:stage"     = "untested"
-    "concourse:version" = var.concourse_version
-    "git:sha"           = var.git_sha
-  }
+  # Ancestry: what the image was built from, so `promote build --if-stale` can tell whether a
+  # rebuild would change anything. The amazon-ebs builder fills {{ .SourceAMI }} and
+  # {{ .SourceAMIName }} with the base image it resolved; a digest is tagged only when given.
+  image_tags = merge(
+    {
+      Name                      = local.ami_name
+      "promote:stage"           = "untested"
+      "concourse:version"       = var.concourse_version
+      "git:sha"                 = var.git_sha
+      "promote:source-ami"      = "{{ .SourceAMI }}"
+      "promote:source-ami-name" = "{{ .SourceAMIName }}"
+      "promote:playbook-commit" = var.playbook_commit
+    },
+    {
+      for key, digest in {
+        "promote:concourse-sha256" = var.concourse_tarball_sha256
+        "promote:concourse-sha1"   = var.concourse_tarball_sha1
+      } : key => digest if digest != ""
+    },
+  )
 
   release_vars = {
     concourse_version        = var.concourse_version
     concourse_tarball_url    = var.concourse_tarball_url
+    concourse_tarball_file   = var.concourse_tarball == "" ? "" : abspath(var.concourse_tarball)
     concourse_tarball_sha256 = var.concourse_tarball_sha256
+    concourse_tarball_sha1   = var.concourse_tarball_sha1
+    build_environment = var.http_proxy == "" && var.https_proxy == "" ? {} : {
+      http_proxy  = var.http_proxy
+      HTTP_PROXY  = var.http_proxy
+      https_proxy = var.https_proxy
+      HTTPS_PROXY = var.https_proxy
+      no_proxy    = var.no_proxy
+      NO_PROXY    = var.no_proxy
+    }
+  }
+
+  # The base image: the newest match of the owner and name filter, or exactly var.source_ami
+  # (which must still match them).
+  aws_source_filters = {
+    for key, value in {
+      name                  = var.source_ami_name
+      "image-id"            = var.source_ami
+      architecture          = "x86_64"
+      "root-device-type"    = "ebs"
+      "virtualization-type" = "hvm"
+    } : key => value if value != ""
+  }
+  sandbox_source_filters = {
+    for key, value in {
+      name       = var.sandbox_source_ami_name
+      "image-id" = var.source_ami
+    } : key => value if value != ""
   }
 
   # The local VM has no instance metadata service. It must not reach the host's through
@@ -25,19 +67,19 @@ locals {
 
 # Real AWS: Amazon Linux 2023, provisioned by the Ansible roles over SSH.
 source "amazon-ebs" "aws" {
-  region          = var.aws_region
-  instance_type   = var.instance_type
-  subnet_id       = var.subnet_id
-  ami_name        = local.ami_name
-  ami_description = "Concourse ${var.concourse_version} (web + worker), untested, git ${var.git_sha}"
+  region               = var.aws_region
+  instance_type        = var.instance_type
+  subnet_id            = var.subnet_id
+  security_group_ids   = var.security_group_ids
+  iam_instance_profile = var.iam_instance_profile
+  ssh_interface        = var.ssh_interface
+  ami_name             = local.ami_name
+  ami_description      = "Concourse ${var.concourse_version} (web + worker), untested, git ${var.git_sha}"
+  ami_users            = var.ami_users
+  snapshot_users       = var.snapshot_users
 
   source_ami_filter {
-    filters = {
-      name                  = var.source_ami_name
-      architecture          = "x86_64"
-      "root-device-type"    = "ebs"
-      "virtualization-type" = "hvm"
-    }
+    filters     = local.aws_source_filters
     owners      = [var.source_ami_owner]
     most_recent = true
   }
@@ -51,10 +93,11 @@ source "amazon-ebs" "aws" {
     delete_on_termination = true
   }
 
-  ssh_username = var.ssh_username
-  ssh_timeout  = "10m"
-  tags         = local.image_tags
-  run_tags     = { Name = "packer-build ${local.ami_name}" }
+  ssh_username  = var.ssh_username
+  ssh_timeout   = "10m"
+  tags          = local.image_tags
+  snapshot_tags = local.image_tags
+  run_tags      = { Name = "packer-build ${local.ami_name}" }
 }
 
 # The local AWS endpoint (moto server): exercises the image pipeline (filter, register, tag,
@@ -71,14 +114,14 @@ source "amazon-ebs" "sandbox" {
   ami_description            = "Concourse ${var.concourse_version} (sandbox), untested, git ${var.git_sha}"
 
   source_ami_filter {
-    filters = {
-      name = var.sandbox_source_ami_name
-    }
+    filters     = local.sandbox_source_filters
     owners      = [var.sandbox_source_ami_owner]
     most_recent = true
   }
 
-  tags = local.image_tags
+  ami_users     = var.ami_users
+  tags          = local.image_tags
+  snapshot_tags = local.image_tags
 }
 
 # The local VM: the debootstrap base booted under qemu (TCG), provisioned by the same roles.

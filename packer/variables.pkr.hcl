@@ -13,10 +13,20 @@ variable "concourse_version" {
   default = "7.11.2"
 }
 
+# The release: a URL the instance fetches, or a tarball on this machine that Ansible uploads
+# (the pipeline's github-release download); with its sha256, or the sha1 Concourse publishes
+# beside each release (<tarball>.sha1). The role verifies with sha256 when both are given and
+# refuses a mismatch, or a release with neither.
 variable "concourse_tarball_url" {
   type        = string
   default     = ""
   description = "Release tarball, fetched by the instance being built (for qemu: http://10.0.2.2:PORT/... is the host)."
+}
+
+variable "concourse_tarball" {
+  type        = string
+  default     = ""
+  description = "Release tarball on this machine, uploaded to the instance by Ansible (instead of concourse_tarball_url)."
 }
 
 variable "concourse_tarball_sha256" {
@@ -25,9 +35,27 @@ variable "concourse_tarball_sha256" {
   description = "sha256 of the tarball; the Ansible role refuses a mismatch."
 }
 
+variable "concourse_tarball_sha1" {
+  type        = string
+  default     = ""
+  description = "sha1 of the tarball, as the release publishes it; used when concourse_tarball_sha256 is empty."
+}
+
 variable "git_sha" {
   type    = string
   default = "unknown"
+}
+
+variable "playbook_commit" {
+  type        = string
+  default     = "unknown"
+  description = "The last commit that changed ansible/ or packer/ (promote build passes it): tag promote:playbook-commit."
+}
+
+variable "source_ami" {
+  type        = string
+  default     = ""
+  description = "Build from exactly this base image (it must still match the owner and name filter); empty: the newest match."
 }
 
 variable "manifest_path" {
@@ -57,6 +85,53 @@ variable "subnet_id" {
   type        = string
   default     = ""
   description = "Empty: the default VPC's subnet."
+}
+
+variable "security_group_ids" {
+  type        = list(string)
+  default     = []
+  description = "Security groups of the build instance (SSH from here must reach it); empty: Packer makes a temporary one."
+}
+
+variable "iam_instance_profile" {
+  type        = string
+  default     = ""
+  description = "Instance profile of the build instance (e.g. SSM, or an S3 mirror of the release); empty: none."
+}
+
+variable "ssh_interface" {
+  type        = string
+  default     = ""
+  description = "How Packer reaches the instance: public_ip, private_ip (a private subnet), ...; empty: Packer's default."
+}
+
+variable "ami_users" {
+  type        = list(string)
+  default     = []
+  description = "Accounts given launch permission on the image (the environments' accounts)."
+}
+
+variable "snapshot_users" {
+  type        = list(string)
+  default     = []
+  description = "Accounts given createVolumePermission on its snapshots (empty: none beyond the owner)."
+}
+
+# A build instance without direct internet: the proxy the playbook's downloads and package
+# installs use (the environment of every task on the instance); empty: none.
+variable "http_proxy" {
+  type    = string
+  default = ""
+}
+
+variable "https_proxy" {
+  type    = string
+  default = ""
+}
+
+variable "no_proxy" {
+  type    = string
+  default = "169.254.169.254,localhost,127.0.0.1"
 }
 
 variable "source_ami_owner" {

@@ -107,6 +107,7 @@ def build(
     has_credentials: Callable[[], bool],
     start_local: Callable[[], str],
     progress: Callable[[str], None],
+    playbook_commit: str | None = None,
 ) -> BuildResult:
     """Build an untested AMI (`make ami`); the AMI Packer made."""
     if not inputs.packer_dir.is_dir():
@@ -125,6 +126,7 @@ def build(
         env["AWS_SECRET_ACCESS_KEY"] = env.get("AWS_SECRET_ACCESS_KEY") or secret
         values.setdefault("endpoint", endpoint)
     values.setdefault("git_sha", (git_sha or "unknown")[:12])
+    values.setdefault("playbook_commit", playbook_commit or "unknown")
     values.setdefault("untested_name", config.untested_name)
     values.setdefault("aws_region", config.region)
     values.setdefault("manifest_path", str(inputs.manifest))

@@ -414,6 +414,10 @@ class LocalRepository(Protocol):
         """Uncommitted changes?"""
         ...
 
+    def last_change(self, paths: Sequence[Path]) -> str | None:
+        """The last commit that changed any of PATHS (`+dirty` with uncommitted changes there)."""
+        ...
+
     def has_tag(self, name: str) -> bool:
         """Does the tag exist?"""
         ...

@@ -32,6 +32,10 @@ def test_build_on_the_local_aws_makes_a_tagged_untested_ami(seeded: Estate) -> N
     tags = {t["Key"]: t["Value"] for t in image["Tags"]}
     assert tags["promote:stage"] == "untested"
     assert tags["concourse:version"] == "7.12.1"
+    # Ancestry: the base image Packer resolved, with its name, on the image and its snapshot.
+    base = seeded.client("ec2").describe_images(ImageIds=[tags["promote:source-ami"]])["Images"]
+    assert base[0]["Name"] == tags["promote:source-ami-name"]
+    assert base[0]["Name"].startswith("al2023-ami-2023.")
     assert image["Name"].startswith("untested-dw-al2-concourse-ami-")
     assert re.fullmatch(r"untested-dw-al2-concourse-ami-\d{8}T\d{6}Z", image["Name"])  # as publish
     manifest = json.loads((root / "packer" / "manifest.json").read_text())

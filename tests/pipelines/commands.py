@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 from collections.abc import Sequence
@@ -151,6 +152,8 @@ def promote_lines_of_recipe(lines: Sequence[str]) -> list[list[str]]:
             words = shlex.split(line)
         except ValueError:
             continue
+        while words and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
+            words = words[1:]  # the environment of the command (`PATH=... promote build`)
         if words and is_promote(words[0]):
             found.append(words)
     return found

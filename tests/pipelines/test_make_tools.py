@@ -10,6 +10,8 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.pipelines.model import ROOT
 
 STAND_IN_APT_GET = '#!/bin/sh\necho "apt-get $*" >> "$APT_LOG"\n'
@@ -58,3 +60,53 @@ def test_demo_and_ami_install_their_tools_first(tmp_path: Path) -> None:
         dry = _make(tmp_path, "-n", target, "DEMO_TOOLS=no-such-tool-xyz:pkg-xyz")
         assert "DEBIAN_FRONTEND=noninteractive apt-get install" in dry.stdout, target
         assert dry.stdout.index("apt-get install") < dry.stdout.index(recipe), target
+
+
+def _venv(tmp_path: Path, with_ansible: bool) -> Path:
+    """A stand-in .venv: its python records how it was called; installed (the stamp is new)."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text('#!/bin/sh\necho "python $*" >> "$PIP_LOG"\n')
+    python.chmod(0o755)
+    if with_ansible:
+        (venv / "bin" / "ansible-playbook").write_text("#!/bin/sh\n")
+        (venv / "bin" / "ansible-playbook").chmod(0o755)
+    (venv / ".installed").touch()
+    return venv
+
+
+def test_make_ami_brings_its_own_ansible_when_the_venv_has_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venv = _venv(tmp_path, with_ansible=False)
+    monkeypatch.setenv("PIP_LOG", str(tmp_path / "pip.log"))
+
+    result = _make(tmp_path, "build-tools", f"VENV={venv}")
+
+    assert result.returncode == 0, result.stderr
+    assert "installing Ansible for Packer's provisioner (the build extra)" in result.stdout
+    calls = (tmp_path / "pip.log").read_text().splitlines()
+    assert calls == ["python -m pip install --quiet -e .[build]"]
+
+
+def test_make_ami_installs_nothing_when_the_venv_has_ansible(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venv = _venv(tmp_path, with_ansible=True)
+    monkeypatch.setenv("PIP_LOG", str(tmp_path / "pip.log"))
+
+    result = _make(tmp_path, "build-tools", f"VENV={venv}")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert not (tmp_path / "pip.log").exists()
+
+
+def test_make_ami_puts_the_venv_first_on_path_for_packer(tmp_path: Path) -> None:
+    dry = _make(tmp_path, "-n", "ami")
+
+    assert "build-tools" not in dry.stderr
+    recipe = next(line for line in dry.stdout.splitlines() if "promote build" in line)
+    assert recipe.startswith(f'PATH="{ROOT}/.venv/bin:')
+    assert "Packer's Ansible provisioner runs .venv/bin/ansible-playbook" in dry.stdout

@@ -4,6 +4,7 @@ the user's git identity (the default owner of a pin)."""
 from __future__ import annotations
 
 import configparser
+from collections.abc import Sequence
 from pathlib import Path
 
 import git
@@ -58,6 +59,25 @@ class Repository:
     def is_dirty(self) -> bool:
         """True when tracked files have uncommitted changes."""
         return self.repo.is_dirty(untracked_files=False)
+
+    def last_change(self, paths: Sequence[Path]) -> str | None:
+        """The last commit that changed any of PATHS, with `+dirty` when they have uncommitted
+        (or untracked) changes; None when no commit touched them."""
+        inside = [
+            str(p.resolve().relative_to(self.root.resolve()))
+            for p in paths
+            if p.resolve().is_relative_to(self.root.resolve())
+        ]
+        if not inside:
+            return None
+        try:
+            commit = next(self.repo.iter_commits(paths=inside, max_count=1), None)
+        except (ValueError, git.GitCommandError):
+            return None
+        if commit is None:
+            return None
+        dirty = any(self.repo.is_dirty(untracked_files=True, path=path) for path in inside)
+        return commit.hexsha + ("+dirty" if dirty else "")
 
     def tags(self, prefix: str) -> list[str]:
         """Tags starting with PREFIX, newest commit first."""

@@ -54,10 +54,7 @@ def build(
     """Build an untested AMI with Packer and print its id alone on stdout (`make ami`)."""
     values = key_values(variables, "--var", "concourse_version=7.12.0")
     inputs = build_module.BuildInputs(target, packer_dir, manifest, values, timeout)
-    try:
-        sha = app.repository(Path.cwd()).head_sha()
-    except PromoteError:
-        sha = None
+    sha, playbook = playbook_commit(app, packer_dir)
     result = build_module.build(
         app.config,
         inputs,
@@ -68,6 +65,7 @@ def build(
         app.aws.has_credentials,
         lambda: app.start_sandbox().sandbox.endpoint,
         app.output.progress,
+        playbook,
     )
     for line in (
         f"name: {result.name}",
@@ -76,3 +74,13 @@ def build(
     ):
         app.output.progress(line)
     app.output.result("build", result)
+
+
+def playbook_commit(app: AppContext, packer_dir: Path) -> tuple[str | None, str | None]:
+    """HEAD, and the last commit that changed the playbook or the templates (none outside git)."""
+    try:
+        repository = app.repository(Path.cwd())
+    except PromoteError:
+        return None, None
+    ansible_dir = packer_dir.resolve().parent / "ansible"
+    return repository.head_sha(), repository.last_change([ansible_dir, packer_dir])

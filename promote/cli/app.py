@@ -84,8 +84,22 @@ class AppContext:
         """Every port the domain may use, over AWS (built once)."""
         return self._services
 
+    def services_at(self, endpoint: str | None) -> Services:
+        """The services over the local AWS at ENDPOINT (the sandbox credentials unless AWS
+        ones are set), or the usual ones when ENDPOINT is None or already the configured one."""
+        if endpoint is None or endpoint == self.config.endpoint_url:
+            return self.services()
+        from promote.domain.build import SANDBOX_CREDENTIALS
+
+        local = replace(self.config, endpoint_url=endpoint, profile=None)
+        have = self.environ.get("AWS_ACCESS_KEY_ID") and self.environ.get("AWS_SECRET_ACCESS_KEY")
+        return self._make_services(self._aws(local, None if have else SANDBOX_CREDENTIALS), local)
+
     @cached_property
     def _services(self) -> Services:
+        return self._make_services(self.aws, self.config)
+
+    def _make_services(self, aws: Aws, config: Config) -> Services:
         from promote.adapters.attest import EnvelopeSigner
         from promote.adapters.aws.autoscaling import AwsFleet, AwsFleetControl
         from promote.adapters.aws.ec2 import AwsImages, AwsImageUsage
@@ -96,16 +110,14 @@ class AppContext:
         from promote.adapters.host import describe_actor
         from promote.domain.services import Services
 
-        aws = self.aws
         secrets = AwsSecrets(aws)
-        config = self.config
         evidence_key = KmsKey(aws, config.evidence_signing_key)
         event_key = KmsKey(aws, config.event_signing_key)
         return Services(
-            config=self.config,
+            config=config,
             clock=self.clock,
             images=AwsImages(aws),
-            ledger=S3Ledger(aws, self.config.evidence_bucket),
+            ledger=S3Ledger(aws, config.evidence_bucket),
             secrets=secrets,
             writer=secrets,
             fleet=AwsFleet(aws),

@@ -179,6 +179,11 @@ class ImageCatalog(ImageReader, Protocol):
         """Images tagged `promote:source-image=SOURCE` and `promote:stage=tested`."""
         ...
 
+    def newest_base(self, owner: str, filters: Mapping[str, str]) -> Image | None:
+        """The newest available image of OWNER matching FILTERS (a base image, as Packer's
+        source_ami_filter with most_recent finds it), or None."""
+        ...
+
     def copy(
         self, source: str, name: str, description: str, tags: dict[str, str], token: str
     ) -> str:
@@ -542,4 +547,8 @@ class Packer(Protocol):
         progress: Callable[[str], None],
     ) -> BuildResult:
         """Run Packer for REQUEST; the AMI it made (Packer's errors on failure)."""
+        ...
+
+    def variables(self, template_dir: Path, env: Mapping[str, str], cwd: Path) -> dict[str, str]:
+        """The input variables the templates in TEMPLATE_DIR declare, with their defaults."""
         ...

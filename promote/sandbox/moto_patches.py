@@ -1,7 +1,7 @@
-"""Two fixes to moto's Secrets Manager, applied inside the sandbox's moto server process only.
+"""Fixes to moto, applied inside the sandbox's moto server process only.
 
-moto (checked on 5.2.5) keeps a `default_version_id` per secret beside the staging labels, and
-trusts it where AWS trusts the AWSCURRENT label:
+Two to Secrets Manager: moto (checked on 5.2.5) keeps a `default_version_id` per secret beside
+the staging labels, and trusts it where AWS trusts the AWSCURRENT label:
 
 1. `GetSecretValue` without a VersionId or VersionStage serves `default_version_id`; AWS serves
    the version labelled AWSCURRENT. After `UpdateSecretVersionStage` moved AWSCURRENT (promote's
@@ -10,6 +10,13 @@ trusts it where AWS trusts the AWSCURRENT label:
 2. `UpdateSecretVersionStage` moving AWSCURRENT leaves `default_version_id` on the old version,
    so a later plain `PutSecretValue` relabels that stale version AWSPREVIOUS and leaves TWO
    versions labelled AWSCURRENT. Patched: after AWSCURRENT moves, `default_version_id` follows it.
+
+One to EC2:
+
+3. `CopyImage` gives the copy moto's default root device (`standard`, `/dev/sda1`); AWS copies
+   the source's (an EBS-backed image copies to an EBS-backed image). Packer's amazon-ebs refuses
+   a base image that is not EBS-backed, so a copied base image (a patched base in the sandbox)
+   could not be built on. Patched: the copy keeps the source's root device type and name.
 
 `apply()` is idempotent. The originals stay in `ORIGINALS` so a test can show moto still needs
 the patch (drop a patch once moto fixes it upstream). Nothing else in promote imports this
@@ -64,18 +71,39 @@ def update_secret_version_stage(
     return result
 
 
+def copy_image(
+    self: Any,
+    source_image_id: str,
+    source_region: str,
+    name: str | None = None,
+    description: str | None = None,
+) -> Any:
+    """CopyImage: the copy has the source image's root device type and name, as on AWS."""
+    from moto.ec2.models import ec2_backends
+
+    copy = ORIGINALS["copy_image"](self, source_image_id, source_region, name, description)
+    source_backend = ec2_backends[self.account_id][source_region]
+    source = source_backend.describe_images(ami_ids=[source_image_id])[0]
+    copy.root_device_type = source.root_device_type
+    copy.root_device_name = source.root_device_name
+    return copy
+
+
 PATCHES: dict[str, Callable[..., Any]] = {
     "get_secret_value": get_secret_value,
     "update_secret_version_stage": update_secret_version_stage,
+    "copy_image": copy_image,
 }
 
 
 def apply() -> None:
-    """Patch moto's SecretsManagerBackend in this process (once)."""
+    """Patch moto's SecretsManagerBackend and EC2 image backend in this process (once)."""
+    from moto.ec2.models.amis import AmiBackend
     from moto.secretsmanager.models import SecretsManagerBackend
 
     for name, patch in PATCHES.items():
-        if getattr(SecretsManagerBackend, name) is patch:
+        owner: Any = AmiBackend if name == "copy_image" else SecretsManagerBackend
+        if getattr(owner, name) is patch:
             continue
-        ORIGINALS[name] = getattr(SecretsManagerBackend, name)
-        setattr(SecretsManagerBackend, name, patch)
+        ORIGINALS[name] = getattr(owner, name)
+        setattr(owner, name, patch)

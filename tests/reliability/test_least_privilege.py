@@ -454,6 +454,7 @@ BUILD_ON_AWS_ONLY = {
     "ec2:DescribeSubnets": "the aws source's subnet_id, for the temporary security group",
     "ec2:DescribeVpcs": "the VPC of that subnet",
     "ec2:DescribeInstanceStatus": "waiting for the instance before SSH (no communicator here)",
+    "ec2:ModifySnapshotAttribute": "snapshot_users (this build shares no snapshot)",
 }
 
 

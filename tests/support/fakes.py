@@ -3,8 +3,9 @@ see `tests.support.stubs`), a clock that never sleeps, and `make_services` to bu
 
 from __future__ import annotations
 
+import fnmatch
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -161,6 +162,19 @@ class FakeImages:
 
     def copies_of(self, source: str) -> list[Image]:
         return [i for i in self.images.values() if i.source_image == source and i.stage == "tested"]
+
+    def newest_base(self, owner: str, filters: Mapping[str, str]) -> Image | None:
+        """The newest available image of OWNER whose name matches the name filter's glob (and
+        whose id is the image-id filter's, when given)."""
+        found = [
+            i
+            for i in self.images.values()
+            if i.owner_id == owner
+            and i.state == "available"
+            and fnmatch.fnmatchcase(i.name, filters.get("name", "*"))
+            and filters.get("image-id", i.image_id) == i.image_id
+        ]
+        return max(found, key=lambda i: (i.creation_date, i.image_id), default=None)
 
     def copy(
         self, source: str, name: str, description: str, tags: dict[str, str], token: str

@@ -7,7 +7,7 @@ serve the Auto Scaling adapter: instances of groups, and launch template version
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from promote.adapters.aws.session import Aws, chunks, tag_list
@@ -170,6 +170,16 @@ class AwsImages:
             )
             if image.stage == "tested" and image.state not in ("deregistered", "failed")
         ]
+
+    def newest_base(self, owner: str, filters: Mapping[str, str]) -> Image | None:
+        """The newest available image of OWNER matching FILTERS, or None."""
+        client = self.aws.client("ec2")
+        wanted = [{"Name": k, "Values": [v]} for k, v in filters.items()]
+        wanted.append({"Name": "state", "Values": ["available"]})
+        with self.aws.calling(f"looking for the base image of owner {owner}"):
+            pages = client.get_paginator("describe_images").paginate(Owners=[owner], Filters=wanted)
+            found = [image_from(raw) for page in pages for raw in page["Images"]]
+        return max(found, key=lambda i: (i.creation_date, i.image_id), default=None)
 
     def copy(
         self, source: str, name: str, description: str, tags: dict[str, str], token: str

@@ -153,6 +153,29 @@ def read_manifest(path: Path) -> tuple[str, str, str]:
     return region, ami, name
 
 
+_VARIABLE = re.compile(r"^var\.([A-Za-z0-9_-]+): (.*)$")
+
+
+def parse_variables(lines: list[str]) -> dict[str, str]:
+    """`packer inspect -machine-readable` output as variable -> default. Strings are quoted
+    as HCL prints them; lists, maps and numbers stay as printed."""
+    found: dict[str, str] = {}
+    for line in lines:
+        parsed = parse_line(line)
+        if parsed is None or parsed[0] != "ui" or len(parsed[1]) < 2:
+            continue
+        for text in parsed[1][1].splitlines():
+            match = _VARIABLE.match(text.strip())
+            if not match:
+                continue
+            name, value = match.groups()
+            if value.startswith('"') and value.endswith('"'):
+                with contextlib.suppress(ValueError):
+                    value = str(json.loads(value))
+            found[name] = value
+    return found
+
+
 # How AWS refuses an action, as Packer prints it (EC2 encodes the action in the message).
 _REFUSED = re.compile(r"UnauthorizedOperation|AccessDenied|not authorized to perform")
 
@@ -197,3 +220,28 @@ class PackerCli:
         region, ami, name = read_manifest(request.manifest)
         seconds = round(run.seconds, 2)
         return BuildResult(request.target, ami, region, name, request.manifest, seconds)
+
+    def variables(self, template_dir: Path, env: Mapping[str, str], cwd: Path) -> dict[str, str]:
+        """The templates' input variables and defaults (`packer inspect`)."""
+        args = [self.packer or packer_binary(), "inspect", "-machine-readable", str(template_dir)]
+        try:
+            done = subprocess.run(
+                args,
+                cwd=cwd,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise PromoteError(f"packer inspect {template_dir} failed: {exc}") from exc
+        found = parse_variables(done.stdout.splitlines())
+        if done.returncode != 0 or not found:
+            detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no variables"]
+            raise usage_error(
+                f"packer inspect {template_dir} failed: {detail[0]}",
+                "run `packer validate` on the templates",
+            )
+        return found

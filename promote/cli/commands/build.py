@@ -42,6 +42,12 @@ from promote.errors import PromoteError
     help="A Packer variable (concourse_version, concourse_tarball_url, ...); repeatable.",
 )
 @click.option("--timeout", type=DURATION, default="60m", show_default=True)
+@click.option(
+    "--if-stale",
+    is_flag=True,
+    help="Build only when the base image, the Concourse release or the playbook changed since "
+    "the newest untested image (else print that image); refuse a revoked base image.",
+)
 @pass_app
 def build(
     app: AppContext,
@@ -50,8 +56,14 @@ def build(
     manifest: Path,
     variables: tuple[str, ...],
     timeout: float,
+    if_stale: bool,
 ) -> None:
-    """Build an untested AMI with Packer and print its id alone on stdout (`make ami`)."""
+    """Build an untested AMI with Packer and print its id alone on stdout (`make ami`).
+
+    With --if-stale, the newest untested image's ancestry tags (promote:source-ami,
+    concourse:version, promote:concourse-sha256/-sha1, promote:playbook-commit) are compared
+    with what a build would use now; when nothing changed it prints `up to date: AMI` on
+    stderr and that AMI on stdout, and builds nothing."""
     values = key_values(variables, "--var", "concourse_version=7.12.0")
     inputs = build_module.BuildInputs(target, packer_dir, manifest, values, timeout)
     sha, playbook = playbook_commit(app, packer_dir)
@@ -66,11 +78,12 @@ def build(
         lambda: app.start_sandbox().sandbox.endpoint,
         app.output.progress,
         playbook,
+        app.services_at if if_stale else None,
     )
     for line in (
         f"name: {result.name}",
         f"region: {result.region}",
-        f"manifest: {result.manifest}",
+        f"manifest: {result.manifest}" if result.manifest else "manifest: (nothing built)",
     ):
         app.output.progress(line)
     app.output.result("build", result)

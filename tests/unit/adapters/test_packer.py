@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from promote.adapters.packer import command, failure, parse_line, read_manifest
+from promote.adapters.packer import command, failure, parse_line, parse_variables, read_manifest
 from promote.domain.build import BuildRequest
 from promote.errors import PromoteError
 
@@ -88,3 +88,24 @@ def test_other_packer_failures_keep_packers_last_error() -> None:
 
     assert error.exit_code == 1
     assert error.message == "packer build failed: Error creating AMI: InvalidAMIName.Duplicate"
+
+
+def test_packer_inspect_gives_each_variables_default() -> None:
+    # As Debian's packer 1.6.6 prints `packer inspect -machine-readable packer/`.
+    lines = [
+        "1796351830,,ui,say,Packer Inspect: HCL2 mode\\n",
+        '1796351830,,ui,say,> input-variables:\\n\\nvar.ami_users: "[]"\\n'
+        'var.aws_region: "eu-west-2"\\nvar.source_ami: ""\\n'
+        'var.source_ami_name: "al2023-ami-2023.*-x86_64"\\nvar.vm_cpus: "2"\\n\\n'
+        '> local-variables:\\n\\nlocal.ami_name: "untested-x-1"\\n',
+    ]
+
+    found = parse_variables(lines)
+
+    assert found == {
+        "ami_users": "[]",
+        "aws_region": "eu-west-2",
+        "source_ami": "",
+        "source_ami_name": "al2023-ami-2023.*-x86_64",
+        "vm_cpus": "2",
+    }

@@ -111,3 +111,36 @@ def test_apply_is_idempotent() -> None:
     assert originals == moto_patches.ORIGINALS
     assert SecretsManagerBackend.get_secret_value is moto_patches.get_secret_value
     assert originals["get_secret_value"] is not moto_patches.get_secret_value
+
+
+def _ebs_image(ec2: Any) -> Any:
+    return next(a for a in ec2.amis.values() if a.root_device_type == "ebs")
+
+
+def test_moto_copies_an_ebs_image_to_a_standard_one_without_the_patch() -> None:
+    from moto.ec2.models import ec2_backends
+
+    moto_patches.apply()
+    ec2 = ec2_backends["123456789012"]["eu-west-2"]
+    source = _ebs_image(ec2)
+
+    copy = moto_patches.ORIGINALS["copy_image"](ec2, source.id, "eu-west-2", "a-copy", None)
+
+    assert copy.root_device_type == "standard"
+
+
+def test_a_copy_keeps_the_source_images_root_device() -> None:
+    from moto.ec2.models import ec2_backends
+
+    moto_patches.apply()
+    ec2 = ec2_backends["123456789012"]["eu-west-2"]
+    source = _ebs_image(ec2)
+
+    copy = ec2.copy_image(source.id, "eu-west-2", "patched-base-2", None)
+
+    assert (copy.root_device_type, copy.root_device_name) == (
+        source.root_device_type,
+        source.root_device_name,
+    )
+    assert copy.name == "patched-base-2"
+    assert ec2.describe_images(ami_ids=[copy.id])[0].root_device_type == "ebs"

@@ -41,6 +41,7 @@ COMMANDS = {
     "publish": "publish:publish",
     "release": "release:release",
     "revoke": "revoke:revoke",
+    "rollback": "rollback:rollback",
     "rollout": "rollout:rollout",
     "sandbox": "sandbox:sandbox",
     "set-ids": "set_ids:set_ids",

@@ -103,6 +103,36 @@ def reason_option() -> Callable[[F], F]:
     return click.option("--reason", required=True, help="Why (required, not empty).")
 
 
+def concourse_options(purpose: str) -> Callable[[F], F]:
+    """--concourse-url URL (for PURPOSE) and --insecure-http, as metrics and the rollouts
+    take them; the token comes from the environment, never the command line."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--insecure-http",
+            is_flag=True,
+            help="Allow sending Concourse credentials over plain http to a non-local host.",
+        )(command)
+        return click.option(
+            "--concourse-url",
+            help=f"{purpose} through this Concourse web node (CONCOURSE_TOKEN, or "
+            "CONCOURSE_USERNAME and CONCOURSE_PASSWORD).",
+        )(command)
+
+    return decorate
+
+
+def drain_timeout_option() -> Callable[[F], F]:
+    """--drain-timeout DURATION."""
+    return click.option(
+        "--drain-timeout",
+        type=DURATION,
+        default="15m",
+        show_default=True,
+        help="How long to wait for a landing worker's builds.",
+    )
+
+
 def key_values(items: tuple[str, ...], flag: str, example: str) -> dict[str, str]:
     """KEY=VALUE options as a dict; a usage error naming the flag for anything else."""
     values: dict[str, str] = {}

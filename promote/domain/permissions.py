@@ -36,6 +36,7 @@ from promote.domain import (
     publish,
     releases,
     revoke,
+    rollback,
     rollout,
     set_ids,
     status,
@@ -45,7 +46,7 @@ from promote.errors import usage_error
 ACTIONS: dict[str, tuple[str, ...]] = {
     command: actions
     for module in (
-        *(status, fleet, gate, rollout, releases, build),
+        *(status, fleet, gate, rollout, rollback, releases, build),
         *(set_ids, pins, publish, revoke, prune, history, audit, metrics, hooks, init),
     )
     for command, actions in module.AWS_ACTIONS.items()
@@ -55,7 +56,9 @@ _ALWAYS_STAR = ("ec2:", "autoscaling:", "iam:")
 # S3 actions on the bucket itself (listing); every other s3: action is on its objects.
 _BUCKET_LEVEL = ("s3:ListBucket", "s3:ListBucketVersions")
 # The commands whose kms:Sign is on the evidence key (every other signer signs events).
-SIGNS_EVIDENCE = ("validate", "rollout")
+SIGNS_EVIDENCE = ("validate", "rollout", "rollback")
+# The commands that sign both: a rollout records its start/done events and its closing validate.
+SIGNS_BOTH = ("rollout", "rollback")
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,11 @@ def policy(config: Config, commands: list[str]) -> dict[str, Any]:
     chosen = commands or sorted(ACTIONS)
     for sid, key, signers in (
         ("SignEvidence", config.evidence_signing_key, [c for c in chosen if c in SIGNS_EVIDENCE]),
-        ("SignEvents", config.event_signing_key, [c for c in chosen if c not in SIGNS_EVIDENCE]),
+        (
+            "SignEvents",
+            config.event_signing_key,
+            [c for c in chosen if c not in SIGNS_EVIDENCE or c in SIGNS_BOTH],
+        ),
     ):
         if any("kms:Sign" in ACTIONS[c] for c in signers):
             statements.append(key_statement(sid, ["kms:Sign"], [key], config.region))

@@ -6,7 +6,10 @@ rollout); publish and release ask `check_image`. A refusal (exit 3) lists every 
 that applies, pin first: pinned (by whom, since when, why), provenance (owned by the tooling
 account or a `builder_accounts` account, with a promote:stage tag), untested or without SUCCESS
 evidence in test_env (for `accepts = "tested"`), revoked (the image, its source or its copies,
-by event or tag). `share_with_envs` makes sure an env in another account may launch the image
+by event or tag). SUCCESS evidence in the env itself counts for returning it to an image it ran
+(what `rollback` relies on: an env goes back to what it proved it runs). No hint sends an
+operator into a validate that must fail (`validation_steps`: deploy first, the rollout
+validates). `share_with_envs` makes sure an env in another account may launch the image
 before the secret points it there.
 """
 
@@ -130,29 +133,67 @@ def refusals(
     revoked = revocation(services, image)
     gate: GateResult | None = None
     if env.accepts == "tested":
-        test_env = services.config.test_env
-        if image.stage != "tested":
-            found.append(
-                Refusal(
-                    f"{env.name} accepts only tested images: {image.image_id} is "
-                    f"{image.stage or 'not a promote image'}",
-                    f"validate it in {test_env}, then publish it: "
-                    f"promote publish --ami {image.image_id}",
-                )
-            )
-        elif revoked is None:
-            gate = evaluate(services, image.image_id, test_env)
-            if not gate.open:
-                found.append(
-                    Refusal(
-                        f"{env.name} accepts only images with SUCCESS evidence in {test_env}: "
-                        f"{gate.reason}",
-                        f"run promote validate --env {test_env} with it first",
-                    )
-                )
+        missing, gate = _untested(services, image, env, revoked is None)
+        if missing is not None and revoked is None:
+            # SUCCESS evidence in ENV itself counts for returning ENV to an image it ran.
+            own = evaluate(services, image.image_id, env.name)
+            if own.open:
+                missing, gate = None, own
+        if missing is not None:
+            found.append(missing)
     if revoked:
         found.append(revoked)
     return found, gate
+
+
+def _untested(
+    services: Services, image: Image, env: Environment, check_gate: bool
+) -> tuple[Refusal | None, GateResult | None]:
+    """Why IMAGE is not proven for a tested ENV (not a tested image, or no SUCCESS evidence in
+    test_env; the gate only with CHECK_GATE), and the evidence when it is."""
+    test_env = services.config.test_env
+    if image.stage != "tested":
+        publish = f"promote publish --ami {image.image_id}"
+        proven = check_gate and evaluate(services, image.image_id, test_env).open
+        return Refusal(
+            f"{env.name} accepts only tested images: {image.image_id} is "
+            f"{image.stage or 'not a promote image'}",
+            f"publish it ({publish}) and promote its tested copy"
+            if proven
+            else f"{validation_steps(services, image.image_id)}, then publish it: {publish}",
+        ), None
+    if not check_gate:
+        return None, None
+    gate = evaluate(services, image.image_id, test_env)
+    if gate.open:
+        return None, gate
+    return Refusal(
+        f"{env.name} accepts only images with SUCCESS evidence in {test_env}: {gate.reason}",
+        validation_steps(services, image.image_id),
+    ), gate
+
+
+def validation_steps(services: Services, ami: str, env_name: str | None = None) -> str:
+    """How to get SUCCESS evidence for AMI in ENV_NAME (default test_env), never by a
+    validate that must fail: validate checks what the env runs, so an env that does not run
+    AMI yet is pointed at it and rolled first (the rollout ends with a validate)."""
+    name = env_name or services.config.test_env
+    memo_key = f"secret-entry:{name}"
+    if memo_key not in services.memo:
+        try:
+            env = services.config.environment(name)
+            services.memo[memo_key] = services.read_ids(check=False, where=env).ami_for(env)
+        except Exception:  # a hint never fails the command (e.g. no read on that secret)
+            services.memo[memo_key] = None
+    if services.memo[memo_key] == ami:
+        return (
+            f"roll it out in {name} (promote rollout --env {name}; it ends with a validate), "
+            f"or, if {name} already runs it, promote validate --env {name}"
+        )
+    return (
+        f"deploy it to {name} first: promote set-ids --env {name} --ami {ami}, then "
+        f"promote rollout --env {name} (it ends with a validate)"
+    )
 
 
 def refuse(found: list[Refusal], env: Environment | None = None) -> None:

@@ -39,7 +39,7 @@ from promote.domain.images import (
     require_image,
 )
 from promote.domain.ledger import Event
-from promote.domain.policy import ShareImage, check_image
+from promote.domain.policy import ShareImage, check_image, validation_steps
 from promote.domain.results import HIDDEN, renamed
 from promote.errors import check_failed, remote_error, usage_error
 
@@ -166,7 +166,7 @@ def plan(services: Services, ami: str, timeout: float = DEFAULT_TIMEOUT) -> Publ
     if not gate.open:
         raise check_failed(
             f"{ami} cannot be published: {gate.reason}",
-            f"validate it first: promote validate --env {config.test_env} --ami {ami}",
+            validation_steps(services, ami),
         )
     copies = sorted(services.images.copies_of(ami), key=lambda i: (i.creation_date, i.image_id))
     if len(copies) > 1:

@@ -19,7 +19,7 @@ from promote.domain import release_tags
 from promote.domain.gate import GateResult, evaluate
 from promote.domain.images import TAG_CONCOURSE_VERSION, TAG_GIT_SHA, Image, require_image
 from promote.domain.ledger import Event
-from promote.domain.policy import check_image
+from promote.domain.policy import check_image, validation_steps
 from promote.domain.results import FLATTEN
 from promote.errors import check_failed, usage_error
 
@@ -81,6 +81,7 @@ def draft(
     prerelease: bool,
     manifest: Path | None,
     tag: str | None = None,
+    proving: str | None = None,
 ) -> ReleaseDraft:
     """The release for IMAGE (tagged TAG, default `concourse-<version>-<ami>`); refused when
     it is revoked or, unless a prerelease, unproven."""
@@ -92,7 +93,7 @@ def draft(
     if not gate.open and not prerelease:
         raise check_failed(
             f"{image.image_id} has no SUCCESS evidence in {test_env}: {gate.reason}",
-            f"validate {test_env} first, or pass --prerelease",
+            f"{proving or f'validate it in {test_env} first'}, or pass --prerelease",
         )
     version = image.tags.get(TAG_CONCOURSE_VERSION, "unknown")
     sha = image.tags.get(TAG_GIT_SHA) or (untested.tags.get(TAG_GIT_SHA) if untested else None)
@@ -198,6 +199,7 @@ def prepare(
         prerelease,
         manifest,
         tag,
+        proving=None if gate.open else validation_steps(services, image.image_id),
     )
 
 

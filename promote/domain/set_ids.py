@@ -67,6 +67,9 @@ class SetIdsPlan:
     shared: dict[str, str] = field(default_factory=dict, metadata=renamed("shared_with"))
     evidence_key: str | None = None
     dry_run: bool = True
+    # Said in the event: why (rollback --reason) and what else the caller records there.
+    reason: str | None = field(default=None, metadata=HIDDEN)
+    note: dict[str, Any] = field(default_factory=dict, metadata=HIDDEN)
 
     DATA_PROPERTIES: ClassVar[tuple[str, ...]] = ("steps",)
 
@@ -172,7 +175,9 @@ def execute(set_plan: SetIdsPlan, services: Services) -> SetIdsResult:
                 envs=tuple(written),
                 before={env: c["before"] for env, c in written.items()},
                 after={env: c["after"] for env, c in written.items()},
+                reason=set_plan.reason,
                 extra={
+                    **set_plan.note,
                     "secret_id": update.before.secret_id,
                     "secret_version_id": update.version_id,
                     "previous_version_id": update.before.version_id,

@@ -8,22 +8,13 @@ from pathlib import Path
 import click
 
 from promote.cli.app import AppContext
-from promote.cli.options import env_option, pass_app
+from promote.cli.options import concourse_options, env_option, pass_app
 from promote.errors import usage_error
 
 
 @click.command()
 @env_option("Only this environment.", required=False)
-@click.option(
-    "--concourse-url",
-    help="Add workers by state and team from this Concourse web node (CONCOURSE_TOKEN, or "
-    "CONCOURSE_USERNAME and CONCOURSE_PASSWORD).",
-)
-@click.option(
-    "--insecure-http",
-    is_flag=True,
-    help="Allow sending Concourse credentials over plain http to a non-local host.",
-)
+@concourse_options("Add workers by state and team")
 @click.option(
     "--textfile",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from promote.cli.app import AppContext
 from promote.cli.options import (
-    DURATION,
     ami_option,
+    concourse_options,
+    drain_timeout_option,
     dry_run_option,
     env_option,
     interval_option,
@@ -17,6 +20,9 @@ from promote.cli.options import (
 from promote.domain import rollout as rollout_module
 from promote.domain.workers import WorkerDrain
 from promote.errors import ExitCode, usage_error
+
+if TYPE_CHECKING:
+    from promote.domain.services import Services
 
 
 @click.command()
@@ -52,23 +58,8 @@ from promote.errors import ExitCode, usage_error
     multiple=True,
     help="Only this ASG of ENV (repeatable), e.g. the workers for a worker refresh.",
 )
-@click.option(
-    "--concourse-url",
-    help="Drain each worker through this Concourse web node (CONCOURSE_TOKEN, or "
-    "CONCOURSE_USERNAME and CONCOURSE_PASSWORD).",
-)
-@click.option(
-    "--insecure-http",
-    is_flag=True,
-    help="Allow sending Concourse credentials over plain http to a non-local host.",
-)
-@click.option(
-    "--drain-timeout",
-    type=DURATION,
-    default="15m",
-    show_default=True,
-    help="How long to wait for a landing worker's builds.",
-)
+@concourse_options("Drain each worker")
+@drain_timeout_option()
 @click.option(
     "--override-secret",
     is_flag=True,
@@ -119,22 +110,50 @@ def rollout(
         override_reason=reason.strip() if override_secret and reason else None,
     )
     plan = rollout_module.plan(services, env_name, ami, options)
-    for protected in plan.protected:
-        app.output.warn(f"{protected} runs this command: it is kept, never terminated")
     if dry_run:
+        warn_protected(app, plan)
         app.output.result("rollout", rollout_module.RolloutPreview(plan))
         return
-    drain = None
-    if concourse_url:
-        api = app.concourse(concourse_url, insecure_http)
-        api.workers()  # a wrong URL or token fails here, before anything changes
-        drain = WorkerDrain(api, app.clock, app.output.progress, drain_timeout, interval)
-    from promote.cli.views.fleet import plan_lines  # rich loads only when a rollout runs
-
-    for line in plan_lines(plan):
-        app.output.progress(line)
-    with app.output.bar(f"rolling {plan.env}", plan.replacements) as advance:
-        result = rollout_module.execute(plan, services, drain, advance)
+    drain = worker_drain(app, concourse_url, insecure_http, drain_timeout, interval)
+    result = run(app, services, plan, drain)
     app.output.result("rollout", result)
     if result.validation is not None and not result.validation.succeeded:
         click.get_current_context().exit(ExitCode.CHECK_FAILED)
+
+
+def warn_protected(app: AppContext, plan: rollout_module.RolloutPlan) -> None:
+    """Say which instance is kept because it runs this command."""
+    for protected in plan.protected:
+        app.output.warn(f"{protected} runs this command: it is kept, never terminated")
+
+
+def worker_drain(
+    app: AppContext,
+    concourse_url: str | None,
+    insecure_http: bool,
+    drain_timeout: float,
+    interval: float,
+) -> WorkerDrain | None:
+    """Drain through Concourse when a web node is given; a wrong URL or token fails here,
+    before anything changes."""
+    if not concourse_url:
+        return None
+    api = app.concourse(concourse_url, insecure_http)
+    api.workers()
+    return WorkerDrain(api, app.clock, app.output.progress, drain_timeout, interval)
+
+
+def run(
+    app: AppContext,
+    services: Services,
+    plan: rollout_module.RolloutPlan,
+    drain: WorkerDrain | None,
+) -> rollout_module.RolloutResult:
+    """Show the plan on stderr, then carry it out under a progress bar."""
+    from promote.cli.views.fleet import plan_lines  # rich loads only when a rollout runs
+
+    warn_protected(app, plan)
+    for line in plan_lines(plan):
+        app.output.progress(line)
+    with app.output.bar(f"rolling {plan.env}", plan.replacements) as advance:
+        return rollout_module.execute(plan, services, drain, advance)

@@ -10,6 +10,7 @@ from promote.cli.render import table as render_table
 from promote.domain.fleet import ValidateResult, Validation
 from promote.domain.gate import GateResult
 from promote.domain.hooks import WANTED, HooksPlan
+from promote.domain.rollback import RollbackPlan, RollbackResult
 from promote.domain.rollout import RolloutPlan, RolloutPreview, RolloutResult
 from promote.domain.status import StatusReport
 
@@ -133,6 +134,48 @@ def rollout_done(console: Console, result: RolloutResult) -> None:
         console.print(f"validate: [{style}]{outcome.result}[/]")
         for reason in outcome.reasons:
             console.print(f"  - {safe(reason)}")
+
+
+# --- rollback ---
+
+
+def _rollback_lines(plan: RollbackPlan) -> list[str]:
+    out = [plan_passed.describe() for plan_passed in plan.passed_over]
+    if plan.resumed:
+        out.append(f"{plan.env}'s secret already names {plan.target}: finishing its rollout")
+    else:
+        out.append(
+            f"{plan.env}: {plan.current or '(none)'} -> {plan.target} (from {plan.source})"
+            + (f", reason: {plan.reason}" if plan.reason else "")
+        )
+    if plan.evidence_key:
+        out.append(f"evidence: {plan.evidence_key}")
+    return out
+
+
+@view(RollbackPlan)
+def rollback_plan(console: Console, plan: RollbackPlan) -> None:
+    """Where the env would go back to, and the rollout, for --dry-run."""
+    shown = [
+        f"would roll back {line}" if i == len(plan.passed_over) else line
+        for i, line in enumerate(_rollback_lines(plan))
+    ]
+    if plan.rollout is not None:
+        shown.extend(plan_lines(plan.rollout))
+    lines(console, [*shown, "dry run: nothing changed"])
+
+
+@view(RollbackResult)
+def rollback_done(console: Console, result: RollbackResult) -> None:
+    """What the rollback wrote, then what its rollout did."""
+    shown = [
+        f"rolled back {line}" if i == len(result.plan.passed_over) else line
+        for i, line in enumerate(_rollback_lines(result.plan))
+    ]
+    if result.set_ids is not None and result.set_ids.event_key:
+        shown.append(f"event: {result.set_ids.event_key}")
+    lines(console, shown)
+    rollout_done(console, result.rollout)
 
 
 @view(HooksPlan)

@@ -171,3 +171,31 @@ def test_set_ids_of_an_unknown_ami_is_exit_4() -> None:
         set_ids.execute(set_ids.plan(b, "ami-0123456789abcdef0", ["management-dev"]), b)
 
     assert raised.value.exit_code == 4
+
+
+def test_success_evidence_in_the_env_itself_admits_returning_it_to_an_image_it_ran() -> None:
+    secrets, ledger = promotion_secret(pinned=False), MemoryLedger()
+    success(ledger, NEW_UNTESTED, env="management")  # production proved it ran it
+    b, _ = make_services(secrets, promotion_images(), ledger)
+
+    result = set_ids.execute(set_ids.plan(b, NEW_UNTESTED, ["management"]), b)
+
+    assert result.changes == {"management": {"before": PROD_AMI, "after": NEW_UNTESTED}}
+    assert result.evidence_key is not None and "/management/" in result.evidence_key
+
+
+def test_evidence_in_another_env_is_not_a_return_and_the_hint_deploys_before_validating() -> None:
+    secrets, ledger = promotion_secret(pinned=False), MemoryLedger()
+    success(ledger, NEW_UNTESTED, env="management-old")
+    b, _ = make_services(secrets, promotion_images(), ledger)
+
+    with pytest.raises(PromoteError) as raised:
+        set_ids.plan(b, NEW_UNTESTED, ["management"])
+
+    assert "accepts only tested images" in raised.value.message
+    assert raised.value.hint.startswith(
+        f"deploy it to management-dev first: promote set-ids --env management-dev --ami "
+        f"{NEW_UNTESTED}, then promote rollout --env management-dev"
+    )
+    assert "promote validate" not in raised.value.hint
+    assert secrets.puts == []

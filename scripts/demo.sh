@@ -3,7 +3,7 @@
 #
 #   make ami -> set-ids management-dev -> rollout -> validate -> gate -> publish -> release
 #   -> set-ids management refused (pinned) -> unpin --apply -> rollout + validate management
-#   -> status, history; and one failure chapter: a revoked AMI is refused at the gate;
+#   -> rollback; status, history; and one failure chapter: a revoked AMI is refused at the gate;
 #   then the realistic estate (sandbox seed --estate realistic): envs in two accounts, a
 #   SecretBinary secret per account through roles, the night schedule and CPU alarms respected.
 set -euo pipefail
@@ -76,11 +76,19 @@ cat "$work/aws-concourse"/releases/*.md
 
 chapter "6. Production is pinned: nothing moves it but a release manager"
 expect 3 promote set-ids --ami "$tested" --env management
+say "Production proves what it runs today (its way back, should the new image misbehave):"
+expect 0 promote validate --env management --timeout 1m --interval 2s
 say "The release manager looks at what unpinning would do, then does it (one secret write):"
 expect 0 promote unpin --env management --reason "Concourse 7.12.0 proven in management-dev"
 expect 0 promote unpin --env management --reason "Concourse 7.12.0 proven in management-dev" --apply
 expect 0 promote rollout --env management --interval 1s --timeout 5m
 expect 0 promote validate --env management --timeout 1m --interval 2s
+say "Say the new image misbehaves in production: rollback returns it to the image it ran"
+say "before (the secret's AWSPREVIOUS entry, admitted by production's own SUCCESS record):"
+expect 0 promote rollback --env management --reason "demo: INC-42" --dry-run
+expect 0 promote rollback --env management --reason "demo: INC-42" --interval 1s --timeout 5m
+say "A second rollback never returns to the image the first one left:"
+expect 3 promote rollback --env management --dry-run
 
 chapter "7. A revoked AMI is refused at the gate"
 expect 0 promote revoke --ami "$untested" --reason "demo: CVE-2026-0001 in the kernel"

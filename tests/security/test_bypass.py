@@ -104,7 +104,7 @@ def rollout_test_env_to_revoked(seeded: Estate) -> list[str]:
 
 
 def rollout_test_env_to_copy_of_revoked(seeded: Estate) -> list[str]:
-    source = tested_source(seeded)
+    source = source_of_tested(seeded)
     revoke(seeded, source)
     return roll("--env", DEV, "--ami", seeded.tested)
 
@@ -141,7 +141,7 @@ def set_ids_foreign_image(seeded: Estate) -> list[str]:
 
 
 def set_ids_copy_of_revoked(seeded: Estate) -> list[str]:
-    source = tested_source(seeded)
+    source = source_of_tested(seeded)
     revoke(seeded, source)
     return ["set-ids", "--env", DEV, "--ami", seeded.tested]
 
@@ -153,7 +153,7 @@ def set_ids_after_the_revoked_tag_is_removed(seeded: Estate) -> list[str]:
 
 
 def set_ids_source_of_revoked_copy(seeded: Estate) -> list[str]:
-    source = tested_source(seeded)
+    source = source_of_tested(seeded)
     revoke(seeded, seeded.tested)
     return ["set-ids", "--env", DEV, "--ami", source]
 
@@ -174,7 +174,7 @@ def pin_foreign_image(seeded: Estate) -> list[str]:
 
 
 def gate_copy_of_revoked(seeded: Estate) -> list[str]:
-    revoke(seeded, tested_source(seeded))
+    revoke(seeded, source_of_tested(seeded))
     return ["gate", "--ami", seeded.tested]
 
 
@@ -198,7 +198,7 @@ def revoke_force_without_disable(seeded: Estate) -> list[str]:
     return ["revoke", "--ami", seeded.untested, "--reason", "CVE", "--force"]
 
 
-def tested_source(seeded: Estate) -> str:
+def source_of_tested(seeded: Estate) -> str:
     """The image the seeded tested copy was published from."""
     image = seeded.client("ec2").describe_images(ImageIds=[seeded.tested])["Images"][0]
     tags = {t["Key"]: t["Value"] for t in image.get("Tags", [])}
@@ -322,7 +322,7 @@ def test_a_removed_revoked_tag_is_reported_and_restored(seeded: Estate) -> None:
 
 
 def test_revoking_an_image_revokes_its_tested_copy(seeded: Estate) -> None:
-    source = tested_source(seeded)
+    source = source_of_tested(seeded)
 
     result = seeded.cli("revoke", "--ami", source, "--reason", "CVE-2026-9")
 
@@ -357,7 +357,7 @@ def test_revoke_disable_refuses_while_a_tested_copy_is_launched(seeded: Estate) 
     before = world(seeded)
 
     result = seeded.cli(
-        "revoke", "--ami", tested_source(seeded), "--reason", "CVE", "--disable", env=NO_IMDS
+        "revoke", "--ami", source_of_tested(seeded), "--reason", "CVE", "--disable", env=NO_IMDS
     )
 
     assert result.exit_code == 3

@@ -4,7 +4,8 @@ The target, first that applies:
 
 1. `--to AMI` (refused outright when admission refuses it);
 2. the env's entry in the secret's AWSPREVIOUS version;
-3. the env's earlier entries, newest first, as the signed set-ids events record them;
+3. the env's earlier entries, newest first, as the signed set-ids, pin and unpin events record
+   them;
 4. the newest image with believed SUCCESS evidence in the env itself.
 
 Never the image the env runs now, and never one the env was rolled back *from* (a second
@@ -112,27 +113,45 @@ class _History:
     newest: dict[str, Any] | None
 
 
+# The events that move an env's entry in the secret.
+_MOVES = ("set-ids", "pin", "unpin")
+
+
+def _entry_change(document: dict[str, Any], env: Environment) -> tuple[str, str] | None:
+    """(before, after) of ENV's entry when the event DOCUMENT moved it."""
+    if env.name not in (document.get("envs") or []):
+        return None
+    before, after = document.get("before") or {}, document.get("after") or {}
+    if document.get("kind") == "set-ids":
+        was, now = before.get(env.name), after.get(env.name)
+    else:  # pin and unpin say {"ami": ..., "pin": ...}
+        was, now = before.get("ami"), after.get("ami")
+    if not was or not now or was == now:
+        return None
+    return str(was), str(now)
+
+
 def _history(services: Services, env: Environment) -> _History:
     keys = [
         k
         for k in services.ledger.keys(EVENTS_PREFIX)
-        if (parsed := parse_event_key(k)) is not None and parsed[1] == "set-ids"
+        if (parsed := parse_event_key(k)) is not None and parsed[1] in _MOVES
     ]
     earlier: list[str] = []
     rolled_from: set[str] = set()
     newest: dict[str, Any] | None = None
-    for loaded in events.load(services, keys):
+    for loaded in events.load(services, keys):  # newest first
         document = loaded.document
-        if env.name not in (document.get("envs") or []):
+        change = _entry_change(document, env)
+        if change is None:
             continue
         if newest is None:
             newest = document
-        before = (document.get("before") or {}).get(env.name)
+        before, _ = change
         rollback = document.get("rollback")
-        if isinstance(rollback, dict) and rollback.get("env") == env.name and before:
-            rolled_from.add(str(before))
-        if before:
-            earlier.append(str(before))
+        if isinstance(rollback, dict) and rollback.get("env") == env.name:
+            rolled_from.add(before)
+        earlier.append(before)
     return _History(earlier, rolled_from, newest)
 
 

@@ -107,6 +107,7 @@ bench: $(STAMP)  ## run the benchmarks; figures in benchmarks/results/*.json
 	$(BIN)/python benchmarks/image.py
 	$(BIN)/python benchmarks/validate_scale.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/sessions.py
 	$(BIN)/python benchmarks/evidence.py
 	$(BIN)/python benchmarks/demo.py
 	$(BIN)/python benchmarks/rollout_workers.py

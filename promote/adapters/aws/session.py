@@ -31,6 +31,7 @@ import boto3
 import botocore.config
 import botocore.exceptions
 import botocore.parsers
+import botocore.session
 
 from promote import __version__, redact
 from promote.adapters.aws import sts
@@ -160,6 +161,30 @@ class Call:
     server_error: str | None = None
 
 
+_LOADER_LOCK = threading.Lock()
+_LOADER: list[Any] = []  # the process's one botocore data loader, once made
+
+
+def new_session(**kwargs: Any) -> Any:
+    """A boto3 session that shares the process's botocore data loader.
+
+    The loader reads and caches the service models (ec2's alone is megabytes of JSON); every
+    session made its own, so each env role's session, and each command a test or a benchmark
+    runs in one process, read them again. The models are read-only data, so one loader serves
+    every session.
+    """
+    core = botocore.session.Session()
+    with _LOADER_LOCK:
+        if _LOADER:
+            core.register_component("data_loader", _LOADER[0])
+        else:
+            _LOADER.append(core.get_component("data_loader"))
+        session = boto3.Session(botocore_session=core, **kwargs)
+        paths = _LOADER[0].search_paths  # boto3 adds its own data path once per session
+        paths[:] = list(dict.fromkeys(paths))
+    return session
+
+
 class Aws:
     """Clients for the tooling account and for each environment, with one error policy."""
 
@@ -239,13 +264,13 @@ class Aws:
             with self.calling("loading AWS configuration"):
                 if self._credentials:
                     key, secret = self._credentials
-                    self._session = boto3.Session(
+                    self._session = new_session(
                         aws_access_key_id=key,
                         aws_secret_access_key=secret,
                         region_name=self.config.region,
                     )
                 else:
-                    self._session = boto3.Session(
+                    self._session = new_session(
                         profile_name=self.config.profile, region_name=self.config.region
                     )
         return self._session
@@ -286,7 +311,7 @@ class Aws:
                 credentials["SecretAccessKey"],
                 credentials["SessionToken"],
             )
-            self._env_sessions[(role_arn, region)] = boto3.Session(
+            self._env_sessions[(role_arn, region)] = new_session(
                 aws_access_key_id=credentials["AccessKeyId"],
                 aws_secret_access_key=credentials["SecretAccessKey"],
                 aws_session_token=credentials["SessionToken"],

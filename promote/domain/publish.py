@@ -187,8 +187,13 @@ def plan(services: Services, ami: str, timeout: float = DEFAULT_TIMEOUT) -> Publ
         # Same source, same day: the same token, so AWS returns the copy a crashed run started.
         token = hashlib.sha256(f"{ami}/{now.date().isoformat()}".encode()).hexdigest()[:64]
         result.steps.append(CopyImage(ami, name, token))
+    # A new copy is tagged as it is made (the step shows which tags; nothing more is written);
+    # an existing one gets only what it lacks (promote:* keys, in practice: the promoter's
+    # policy allows no other tag writes outside CopyImage).
     tags = copy_tags(source)
-    if existing is None or any(existing.tags.get(k) != v for k, v in tags.items()):
+    if existing is not None:
+        tags = {k: v for k, v in tags.items() if existing.tags.get(k) != v}
+    if tags:
         result.steps.append(TagImage(tags))
     accounts = set(services.images.launch_permissions(ami))
     accounts.update(
@@ -286,8 +291,8 @@ def execute(
             result.tested, result.created = tested, True
             copied_at = services.clock.monotonic()
             services.progress(f"copying {source.image_id} to {tested} ({step.name})")
-        elif isinstance(step, TagImage):
-            services.images.tag(tested, step.tags)
+        elif isinstance(step, TagImage) and not result.created:
+            services.images.tag(tested, step.tags)  # a new copy was tagged as it was made
         elif isinstance(step, ShareImage):
             services.images.grant_launch(tested, list(step.accounts))
         elif isinstance(step, WaitAvailable):

@@ -267,7 +267,14 @@ def _group(
             TagSpecifications=[
                 {
                     "ResourceType": "launch-template",
-                    "Tags": tag_list({SEED_TAG: "launch-template", "concourse:role": role}),
+                    # concourse:env: what `iam-policy --env` scopes launch template writes by.
+                    "Tags": tag_list(
+                        {
+                            SEED_TAG: "launch-template",
+                            "concourse:role": role,
+                            "concourse:env": env.name,
+                        }
+                    ),
                 }
             ],
         )

@@ -47,10 +47,12 @@ from promote.adapters.aws.session import Aws
 from promote.cli import cli
 from promote.clock import SystemClock
 from promote.config import Overrides, load
+from promote.domain.permissions import ROLES
 from promote.sandbox import estate
 from promote.sandbox import server as sandbox
-from tests.support.calls import CALLS
-from tests.support.estate import REGION, Estate, end_state, git_checkout, reset
+from tests.fakes.iam import Directory, Request, decide, requests_of
+from tests.support.calls import CALLS, ENFORCED, MADE, clear
+from tests.support.estate import ENVS, REGION, Estate, end_state, git_checkout, reset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST = ("--interval", "0.2s", "--timeout", "2m")
@@ -97,6 +99,8 @@ class Scenario:
     # groups whose members a re-run replaces anyway (validate --wake wakes them again, and
     # the local AWS keeps the instances a scale-in left): their members are not compared
     churned: tuple[str, ...] = ()
+    # the env the command acts on: its policy is printed with --env (scoped to its groups)
+    env: str | None = None
 
     def __str__(self) -> str:
         return self.command
@@ -195,6 +199,7 @@ SCENARIOS = [
         "validate",
         lambda s, f: ["validate", "--env", "management-dev", *FAST],
         never_called={**SCHEDULE_READ, **ASKED_AMI},
+        env="management-dev",
     ),
     Scenario(
         "validate --wake",
@@ -203,6 +208,7 @@ SCENARIOS = [
         never_called=ASKED_AMI,
         rerun=("--resume",),
         churned=("concourse-worker-management-dev",),
+        env="management-dev",
     ),
     Scenario(
         "gate", lambda s, f: ["gate", "--ami", s.untested, "--env", "management-dev"], _validated
@@ -212,18 +218,21 @@ SCENARIOS = [
         lambda s, f: ["set-ids", "--ami", f["tested_copy"], "--env", "management"],
         _published_and_unpinned,
         never_called=SHARING,
+        env="management",
     ),
     Scenario(
         "pin",
         lambda s, f: ["pin", "--env", "management-dev", "--reason", "change freeze"],
         _pinned_before,
         never_called=SHARING,
+        env="management-dev",
     ),
     Scenario(
         "unpin",
         lambda s, f: ["unpin", "--env", "management", "--reason", "release 7.12", "--apply"],
         _published,
         never_called=SHARING,
+        env="management",
     ),
     Scenario(
         "publish",
@@ -237,6 +246,7 @@ SCENARIOS = [
         _pointed_at_tested,
         never_called=ONLY_ON_AWS,
         rerun=("--resume",),  # a refusal after the marker was set leaves it, as a crash does
+        env="management-dev",
     ),
     Scenario(
         "revoke",
@@ -248,8 +258,12 @@ SCENARIOS = [
     Scenario("history", lambda s, f: ["history", "--ami", s.untested], _changed_and_validated),
     Scenario("audit", lambda s, f: ["audit"], _changed_and_validated, never_called=DRIFT),
     Scenario("metrics", lambda s, f: ["metrics"], _validated),
-    Scenario("hooks", lambda s, f: ["hooks", "--env", "management-dev"]),
-    Scenario("hooks --apply", lambda s, f: ["hooks", "--env", "management-dev", "--apply"]),
+    Scenario("hooks", lambda s, f: ["hooks", "--env", "management-dev"], env="management-dev"),
+    Scenario(
+        "hooks --apply",
+        lambda s, f: ["hooks", "--env", "management-dev", "--apply"],
+        env="management-dev",
+    ),
     Scenario(
         "release",
         lambda s, f: ["release", "--ami", f["tested_copy"], "--git-repo", f["repo"]],
@@ -295,11 +309,18 @@ def enforcing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Enforcing]:
     sandbox.down(environ)
 
 
-def printed_policy(command: str, env: dict[str, str]) -> dict[str, Any]:
-    result = CliRunner().invoke(cli, ["iam-policy", command], env=env)
-    _ok(result, "iam-policy", command)
+def printed_policy(command: str, env: dict[str, str], *scope: str) -> dict[str, Any]:
+    """`promote iam-policy COMMAND SCOPE...` (SCOPE: --env E, --role R), as printed."""
+    args = ["iam-policy", *([command] if command else []), *scope]
+    result = CliRunner().invoke(cli, args, env=env)
+    _ok(result, *args)
     document: dict[str, Any] = json.loads(result.output)
     return document
+
+
+def scoped_policy(scenario: Scenario, env: dict[str, str]) -> dict[str, Any]:
+    """The scenario's command's policy, scoped to the env it acts on."""
+    return printed_policy(scenario.command, env, *(("--env", scenario.env) if scenario.env else ()))
 
 
 def as_moto_checks_it(document: dict[str, Any]) -> dict[str, Any]:
@@ -328,6 +349,35 @@ def actions_of(document: dict[str, Any]) -> set[str]:
     return {action for statement in document["Statement"] for action in statement["Action"]}
 
 
+def makes_evidence(request: Request) -> bool:
+    """A request only the validator may make: writing evidence or signing with its key."""
+    if request.action == "s3:PutObject":
+        key = request.resource.split(":::", 1)[1].split("/", 1)[1]
+        return key.startswith("evidence/") or key == "results/concourse.test"
+    aliases = request.context.get("kms:ResourceAliases", [])
+    return request.action == "kms:Sign" and "alias/promote-evidence" in aliases
+
+
+def each_role_allows_what_it_may(
+    scenario: Scenario, aws_env: dict[str, str], made: list[Any], directory: Directory
+) -> None:
+    """Every role that runs the command, its policy scoped to the env, allows each request of
+    the clean run, except evidence for a role that makes none: the promoter's rollout needs
+    the validator for its closing validate."""
+    scope = ("--env", scenario.env) if scenario.env else ()
+    for role in (r for r in ROLES.values() if scenario.command in r.commands):
+        document = printed_policy("", aws_env, "--role", role.name, *scope)
+        for call in made:
+            if call.action == "sts:GetCallerIdentity":
+                continue
+            for request in requests_of(call.action, call.params, call.region, directory):
+                verdict = decide(request, document)
+                if role.makes_evidence or not makes_evidence(request):
+                    assert verdict == "Allow", f"the {role.name} may not: {request}"
+                else:
+                    assert verdict == "ImplicitDeny", f"the {role.name} may: {request}"
+
+
 @dataclass
 class Stage:
     """A seeded, arranged estate and the user the command runs as."""
@@ -336,6 +386,7 @@ class Stage:
     found: dict[str, str]
     env: dict[str, str]
     before: dict[str, Any]
+    directory: Directory
 
     def iam(self) -> Any:
         return self.estate.client("iam")
@@ -365,7 +416,7 @@ def stage(enforcing: Enforcing, scenario: Scenario, tmp: Path, aws_env: dict[str
         "GITHUB_TOKEN": "",
         "GH_TOKEN": "",
     }
-    return Stage(seeded, found, user_env, seeded.snapshot())
+    return Stage(seeded, found, user_env, seeded.snapshot(), Directory.of(seeded.client, REGION))
 
 
 def run_as_user(
@@ -374,16 +425,22 @@ def run_as_user(
     where: Stage,
     document: dict[str, Any],
     extra: tuple[str, ...] = (),
+    scoped: dict[str, Any] | None = None,
 ) -> tuple[Result, list[str]]:
-    """Run the scenario's command as the user holding only DOCUMENT, enforcement on."""
+    """Run the scenario's command as the user holding only DOCUMENT, enforcement on; with
+    SCOPED, the stand-in IAM also holds every call to SCOPED's resources and conditions."""
     where.grant(document)
-    CALLS.clear()
+    clear()
+    ENFORCED.reset()
+    if scoped is not None:
+        ENFORCED.policies, ENFORCED.directory = [scoped], where.directory
     enforcing.enforce(True)
     try:
         args = [*scenario.args(where.estate, where.found), *extra]
         result = CliRunner().invoke(cli, args, env=where.env)
     finally:
         enforcing.enforce(False)
+        ENFORCED.policies = []
     return result, list(CALLS)
 
 
@@ -406,7 +463,7 @@ def settled(seeded: Estate, churned: tuple[str, ...] = ()) -> dict[str, Any]:
 def test_each_command_runs_with_only_its_printed_policy_and_needs_every_action_it_calls(
     enforcing: Enforcing, aws_env: dict[str, str], tmp_path: Path, scenario: Scenario
 ) -> None:
-    printed = printed_policy(scenario.command, aws_env)
+    printed = scoped_policy(scenario, aws_env)
     for statement in printed["Statement"]:
         if any(a.startswith("secretsmanager:") for a in statement["Action"]):
             assert statement["Resource"] == [
@@ -415,8 +472,11 @@ def test_each_command_runs_with_only_its_printed_policy_and_needs_every_action_i
     granted = as_moto_checks_it(printed)
 
     clean = stage(enforcing, scenario, tmp_path / "clean", aws_env)
-    result, calls = run_as_user(enforcing, scenario, clean, granted)
-    assert result.exit_code == 0, result.output
+    result, calls = run_as_user(enforcing, scenario, clean, granted, scoped=printed)
+    assert result.exit_code == 0, (result.output, [str(r) for r in ENFORCED.denied])
+    assert not ENFORCED.denied
+    made = list(MADE)
+    each_role_allows_what_it_may(scenario, aws_env, made, clean.directory)
     settled_expected = settled(clean.estate, scenario.churned)
     called = set(calls) - {"sts:GetCallerIdentity"}  # AWS needs no permission for it
     assert called <= actions_of(printed), called - actions_of(printed)
@@ -427,7 +487,9 @@ def test_each_command_runs_with_only_its_printed_policy_and_needs_every_action_i
 
     for action in sorted(called):
         where = stage(enforcing, scenario, tmp_path / action.replace(":", "-"), aws_env)
-        denied, _ = run_as_user(enforcing, scenario, where, without(granted, action))
+        denied, _ = run_as_user(
+            enforcing, scenario, where, without(granted, action), scoped=printed
+        )
         assert denied.exit_code == 5, (action, denied.output)
         lines = denied.output.strip().splitlines()
         errors = [n for n, line in enumerate(lines) if line.startswith("error:")]
@@ -439,7 +501,7 @@ def test_each_command_runs_with_only_its_printed_policy_and_needs_every_action_i
             # Nothing changed, and the clean run succeeded from this very state.
             assert where.estate.snapshot() == where.before, f"a refused {action} changed state"
             continue
-        again, _ = run_as_user(enforcing, scenario, where, granted, scenario.rerun)
+        again, _ = run_as_user(enforcing, scenario, where, granted, scenario.rerun, printed)
         assert again.exit_code == 0, (action, again.output)
         assert settled(where.estate, scenario.churned) == settled_expected, (
             f"re-run after a refused {action}"
@@ -605,3 +667,84 @@ def test_an_env_in_another_account_is_reached_only_through_its_role(
     denied, _ = run_as_user(enforcing, scenario, where, granted)
     assert denied.exit_code == 5, denied.output
     assert "error: AWS denied ec2:DescribeInstances while" in denied.output
+
+
+def _fleet(seeded: Estate) -> dict[str, Any]:
+    """Each group's capacity, members and lifecycle hooks."""
+    autoscaling = seeded.client("autoscaling")
+    return {
+        group: (
+            seeded.group(group)["DesiredCapacity"],
+            sorted(m["InstanceId"] for m in seeded.group(group)["Instances"]),
+            autoscaling.describe_lifecycle_hooks(AutoScalingGroupName=group)["LifecycleHooks"],
+        )
+        for groups in ENVS.values()
+        for group in groups
+    }
+
+
+ATTACKS = [
+    # (who holds which policy, what they run, the action refused)
+    (
+        ("promoter", "management-dev"),
+        ["hooks", "--env", "management", "--apply"],
+        "autoscaling:PutLifecycleHook",
+    ),
+    (
+        ("promoter", "management"),
+        [
+            *("rollout", "--env", "management-dev", "--asg", "concourse-worker-management-dev"),
+            *("--replace-all", "--no-validate", *FAST),
+        ],
+        "s3:PutObject",  # the lease of management's group: the first write of a rollout
+    ),
+    (
+        ("validator", "management-dev"),
+        ["validate", "--env", "management-dev", "--wake", *FAST],
+        "s3:PutObject",  # the wake's lease on the group: waking a group is the promoter's
+    ),
+    (
+        ("validator", "management-dev"),
+        ["pin", "--env", "management-dev", "--reason", "mine now"],
+        "secretsmanager:PutSecretValue",
+    ),
+    (
+        ("release-manager", "management"),
+        ["revoke", "--ami", "{untested}", "--reason", "not mine to revoke"],
+        "ec2:",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("holder", "args", "refused"), ATTACKS, ids=[" ".join(a[1][:3]) for a in ATTACKS]
+)
+def test_a_role_scoped_to_one_env_changes_nothing_outside_it(
+    enforcing: Enforcing,
+    aws_env: dict[str, str],
+    tmp_path: Path,
+    holder: tuple[str, str],
+    args: list[str],
+    refused: str,
+) -> None:
+    """An attacker holding one role's policy for one env: refused (exit 5, one line naming the
+    action), and the secret, ledger, images and fleet are as they were."""
+    role, env = holder
+    printed = printed_policy("", aws_env, "--role", role, "--env", env)
+    scenario = Scenario(
+        " ".join(args[:2]),
+        lambda s, f: [a.format(untested=s.untested) for a in args],
+        _night if "--wake" in args else (lambda s, f: None),
+    )
+    where = stage(enforcing, scenario, tmp_path, aws_env)
+    fleet = _fleet(where.estate)
+
+    result, _ = run_as_user(enforcing, scenario, where, as_moto_checks_it(printed), scoped=printed)
+
+    assert result.exit_code == 5, result.output
+    lines = result.output.strip().splitlines()
+    assert [line for line in lines if line.startswith("error:")] == [
+        next(line for line in lines if line.startswith(f"error: AWS denied {refused}"))
+    ], lines
+    assert where.estate.snapshot() == where.before
+    assert _fleet(where.estate) == fleet

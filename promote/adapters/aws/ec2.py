@@ -184,7 +184,9 @@ class AwsImages:
     def copy(
         self, source: str, name: str, description: str, tags: dict[str, str], token: str
     ) -> str:
-        """CopyImage with the tags at creation (AWS) and again afterwards (the local AWS)."""
+        """CopyImage with the tags at creation; afterwards only the tags the copy lacks (the
+        local AWS drops CopyImage's tag specifications; AWS needs no second write, which the
+        least-privilege policy would refuse for tags other than promote:*)."""
         client = self.aws.client("ec2")
         with self.aws.calling(f"copying {source}"):
             image_id: str = client.copy_image(
@@ -195,7 +197,12 @@ class AwsImages:
                 ClientToken=token,
                 TagSpecifications=[{"ResourceType": "image", "Tags": tag_list(tags)}],
             )["ImageId"]
-        self.tag(image_id, tags)
+        with self.aws.calling(f"reading the tags of {image_id}"):
+            found = client.describe_images(ImageIds=[image_id])["Images"]
+        have = {t["Key"]: t["Value"] for image in found for t in image.get("Tags", [])}
+        missing = {k: v for k, v in tags.items() if have.get(k) != v}
+        if missing:
+            self.tag(image_id, missing)
         return image_id
 
     def tag(self, ami: str, tags: dict[str, str]) -> None:

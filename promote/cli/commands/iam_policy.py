@@ -1,12 +1,13 @@
-"""`promote iam-policy`: the least-privilege IAM policy for some commands, or (with
-`--bucket-policy`) the bucket and key policies that hold whoever holds what."""
+"""`promote iam-policy`: the least-privilege IAM policy for some commands (or a role's), scoped
+to an env's groups; or (with `--bucket-policy`) the bucket and key policies that hold whoever
+holds what."""
 
 from __future__ import annotations
 
 import click
 
 from promote.cli.app import AppContext
-from promote.cli.options import pass_app
+from promote.cli.options import env_option, pass_app
 from promote.domain import permissions
 
 _ROLE = "arn:aws:iam::{account}:role/concourse-ami-{name}"
@@ -27,10 +28,13 @@ _ROLE = "arn:aws:iam::{account}:role/concourse-ami-{name}"
     help="A principal that records events (promoter, release manager); repeatable.",
 )
 @click.option("--account", default="111111111111", show_default=True, help="For the defaults.")
+@env_option("Scope the Auto Scaling and EC2 statements to this env's groups.", required=False)
 @click.option(
     "--role",
-    "role_arn",
-    help="Print what this env role_arn or secret_role_arn needs in its own account instead.",
+    "role",
+    metavar="validator|promoter|release-manager|ARN",
+    help="The policy of one of the three roles (its commands, and only what it may do); or, "
+    "with an ARN, what that env role_arn or secret_role_arn needs in its own account instead.",
 )
 @click.option(
     "--drain-agent",
@@ -45,10 +49,13 @@ def iam_policy(
     validator: str | None,
     writers: tuple[str, ...],
     account: str,
-    role_arn: str | None,
+    env_name: str | None,
+    role: str | None,
     drain_agent: bool,
 ) -> None:
-    """The least-privilege IAM policy for COMMANDS (every command when none are named)."""
+    """The least-privilege IAM policy for COMMANDS (every command, or every command of --role,
+    when none are named)."""
+    env = app.config.environment(env_name) if env_name else None
     if bucket_policy:
         who = permissions.Principals(
             validator or _ROLE.format(account=account, name="validator"),
@@ -61,8 +68,8 @@ def iam_policy(
         document = permissions.trust_policies(app.config, who)
     elif drain_agent:
         document = permissions.drain_agent_policy(app.config)
-    elif role_arn:
-        document = permissions.role_policy(app.config, list(commands), role_arn)
+    elif role and role.startswith("arn:"):
+        document = permissions.role_policy(app.config, list(commands), role, env)
     else:
-        document = permissions.policy(app.config, list(commands))
+        document = permissions.policy(app.config, list(commands), env, role)
     app.output.result("iam-policy", permissions.PolicyReport(list(commands), document))

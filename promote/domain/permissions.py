@@ -228,7 +228,7 @@ def _fleet_grants(
     """Where ACTION of COMMAND is allowed: the envs' groups and templates, this region's images."""
     images = (f"arn:aws:ec2:{config.region}::image/*",)
     name = action.split(":", 1)[1]
-    if command == "build":
+    if command.split()[0] == "build":
         # Packer's own calls: the instance, key pair and security group it creates and tags.
         return [_Grant("Build", ("*",))]
     if name.startswith(("Describe", "Get", "List")):

@@ -11,7 +11,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -79,6 +79,7 @@ class AmiIds:
     version_id: str
     document: dict[str, Any]
     binary: bool
+    value: str | bytes = field(default="", repr=False, compare=False)  # as stored
 
     def ami_for(self, env: Environment) -> str | None:
         """The AMI id the secret sets for ENV, or None when it has no entry."""
@@ -124,7 +125,11 @@ def parse(secret_id: str, version: SecretVersion) -> AmiIds:
     if not isinstance(pins, dict) or not all(isinstance(p, dict) for p in pins.values()):
         raise malformed(f"secret {secret_id}: '{PINS_KEY}' must map env names to objects")
     return AmiIds(
-        secret_id=secret_id, version_id=version.version_id, document=document, binary=version.binary
+        secret_id=secret_id,
+        version_id=version.version_id,
+        document=document,
+        binary=version.binary,
+        value=raw,
     )
 
 
@@ -194,6 +199,29 @@ def request_token(version_read: str, value: str | bytes) -> str:
     """
     raw = value if isinstance(value, bytes) else value.encode("utf-8")
     return str(uuid.uuid5(_TOKEN_NAMESPACE, version_read + "\n" + raw.decode("utf-8", "replace")))
+
+
+def written_by_promote(previous: SecretVersion, current: AmiIds) -> bool:
+    """True when CURRENT is the version promote's compare-and-swap wrote on top of PREVIOUS:
+    its version id is the request token of (PREVIOUS, its value)."""
+    return current.version_id == request_token(previous.version_id, current.value)
+
+
+def same_change(ours: dict[str, Any], stored: dict[str, Any]) -> bool:
+    """True when the document OURS would write is STORED, but for when each pin was set (a
+    re-run computes its own `since`)."""
+
+    def timeless(document: dict[str, Any]) -> dict[str, Any]:
+        pins = document.get(PINS_KEY)
+        if not isinstance(pins, dict):
+            return document
+        kept = {
+            env: {k: v for k, v in pin.items() if k != "since"} if isinstance(pin, dict) else pin
+            for env, pin in pins.items()
+        }
+        return {**document, PINS_KEY: kept}
+
+    return timeless(ours) == timeless(stored)
 
 
 def update(

@@ -10,7 +10,10 @@ each with the object's key:
 - `unverified`: anything else a reader would skip (bad signature, another key, a statement
   that disagrees with its key, a PASSED record that proves nothing, a detail that changed);
 - `chain`: an event that does not name the one before it in its subject's chain (a removed or
-  hidden event, a rewritten one, or two written at once).
+  hidden event, a rewritten one, or two written at once); a recovered event, written late at
+  its claimed time, may be skipped over by the events written meanwhile;
+- `event-missing`: a change index entry (`events/by-change/`) whose event was never written
+  (its writer was killed in between; a re-run of the command records it).
 
 `--env`, `--ami` and `--since` narrow what is reported, not what is read: a chain is checked
 whole.
@@ -18,6 +21,7 @@ whole.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -126,8 +130,17 @@ def _problem(reason: str) -> str:
     )
 
 
+def _recovered(event: events.Loaded | None) -> bool:
+    return event is not None and bool(event.document.get("recovered"))
+
+
 def _chains(services: Services, loaded: dict[str, events.Loaded], keys: list[str]) -> list[Finding]:
-    """Each signed event must name the event before it in its subject's chain."""
+    """Each signed event must name the event before it in its subject's chain.
+
+    A recovered event was written late, at the time its change index entry names: an event
+    written meanwhile names the one before it, so one that names the event before a run of
+    recovered events is in order too.
+    """
     findings = []
     subjects = {parsed[2] for k in keys if (parsed := ledger.parse_event_key(k))}
     store = services.ledger
@@ -138,26 +151,59 @@ def _chains(services: Services, loaded: dict[str, events.Loaded], keys: list[str
             if event is None or not event.signed:
                 continue
             before = chain[index - 1] if index else None
+            allowed: list[str | None] = [before]
+            back = index - 1
+            while back >= 0 and _recovered(loaded.get(chain[back])):
+                back -= 1
+                allowed.append(chain[back] if back >= 0 else None)
             named = event.previous
             if named is None:
-                if before is not None:
+                if None not in allowed:
                     findings.append(
                         Finding(key, "chain", f"names no previous event; {before} came before it")
                     )
                 continue
-            if before is None or named.get("key") != before:
+            named_key = named.get("key")
+            if named_key not in allowed:
                 where = (
                     "is missing"
-                    if named.get("key") not in keys
+                    if named_key not in keys
                     else f"is not the one before it ({before})"
                 )
                 findings.append(
-                    Finding(key, "chain", f"names previous event {named.get('key')}, which {where}")
+                    Finding(key, "chain", f"names previous event {named_key}, which {where}")
                 )
-            elif ledger.sha256(store.get(before)) != named.get("sha256"):
+            elif ledger.sha256(store.get(str(named_key))) != named.get("sha256"):
                 findings.append(
-                    Finding(key, "chain", f"the previous event {before} changed since it was named")
+                    Finding(
+                        key, "chain", f"the previous event {named_key} changed since it was named"
+                    )
                 )
+    return findings
+
+
+def _unrecorded(bodies: dict[str, bytes], current: list[str]) -> list[Finding]:
+    """Change index entries whose event is not there: a change whose writer was killed before
+    its event (the command's re-run records it)."""
+    present = set(current)
+    findings = []
+    for key in current:
+        if not key.startswith(ledger.CHANGE_INDEX_PREFIX):
+            continue
+        try:
+            named = str(json.loads(bodies[key])["key"])
+        except (ValueError, KeyError, TypeError):
+            findings.append(Finding(key, "unverified", "a change index entry naming no event"))
+            continue
+        if named not in present:
+            findings.append(
+                Finding(
+                    key,
+                    "event-missing",
+                    f"records a change whose event {named} was never written (its writer was "
+                    "killed); re-run the command that made the change: it records it",
+                )
+            )
     return findings
 
 
@@ -221,6 +267,7 @@ def audit(
         if not event.signed:
             findings.append(Finding(key, "unsigned", "an unsigned legacy event"))
     findings.extend(_chains(reading, loaded, event_keys))
+    findings.extend(_unrecorded(bodies, current))
     envs = [services.config.environment(env)] if env else list(services.config.envs.values())
     drifted = [*drift.untagged_revocations(reading), *drift.dropped_pins(reading, envs)]
     findings.extend(Finding(d.key, d.problem, d.detail) for d in drifted)

@@ -6,10 +6,13 @@ Layout in the evidence bucket:
   envelope around a signed in-toto Statement (`domain/evidence.py`); its bulky detail (every
   instance seen, every reason) in `evidence/<ami>/<env>/detail/<sha256>.json`, named by the
   sha256 the Statement signs.
-- `events/<utc-stamp>-<kind>-<subject>.json`: one per change (subject: the AMI, or the env for
-  pins), a signed Statement holding the kind, the AMI, the envs, what was before and after, the
-  reason, who did it, the tool version and the sha256 of the subject's previous event
-  (`domain/events.py`); bulky parts in `events/detail/<sha256>.json`.
+- `events/<utc-stamp>-<kind>-<subject>+<change>.json`: one per change (subject: the AMI, or the
+  env for pins), a signed Statement holding the kind, the AMI, the envs, what was before and
+  after, the reason, who did it, the tool version, the change id and the sha256 of the
+  subject's previous event (`domain/events.py`); bulky parts in `events/detail/<sha256>.json`.
+  Older ledgers hold `events/<utc-stamp>-<kind>-<subject>.json` (no change id): still read.
+- `events/by-change/<kind>-<change>.json`: the change index, one per recorded change, naming the
+  key of its event.
 - `results/concourse.test`: `<AMI_ID> SUCCESS` or `<AMI_ID> FAILED`, the compatibility file
   existing pipelines read. It is the only object that is overwritten: it mirrors the latest
   check, and promote never believes it.
@@ -17,6 +20,20 @@ Layout in the evidence bucket:
 Records and events are written by one create-only writer (`If-None-Match: *`): a key that
 already exists (two writes in the same microsecond) is never replaced; the object is written
 under a later timestamp instead.
+
+Exactly one event per change. The change id is derived from the change itself, so a re-run
+after a crash computes the same one: the secret version id the compare-and-swap wrote (set-ids,
+pin, unpin; it is the ClientRequestToken promote derives from the version read and the new
+value), the tested copy's image id (publish), the tag (release), the revoked image (revoke).
+Because the event key carries a timestamp, a re-run would make a different key, so the dedupe
+is the change index, not the key: the writer first creates `events/by-change/<kind>-<change>.json`
+(If-None-Match) naming the event key it is about to write, then creates that key. A writer that
+finds the index taken writes nothing new: it reads the key the index names and, if that event
+is not there (the first writer was killed in between, or is still writing), creates it at
+exactly that key (If-None-Match again). Every writer of one change thus aims at one key, and
+S3's create-only write lets one of them win: one event per change however many re-runs race,
+and none lost once any of them finishes. Kinds with no change id (prune, rollout) keep a
+timestamped key alone.
 """
 
 from __future__ import annotations
@@ -26,7 +43,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from promote.clock import utc_stamp
@@ -40,6 +57,8 @@ EVIDENCE_SCHEMA = "promote/evidence/v1"
 EVENT_SCHEMA = "promote/event/v1"
 COMPAT_KEY = "results/concourse.test"
 EVENTS_PREFIX = "events/"
+CHANGE_INDEX_PREFIX = f"{EVENTS_PREFIX}by-change/"
+STAMP_FORMAT = "%Y%m%dT%H%M%S.%fZ"  # what clock.utc_stamp writes
 KINDS = ("set-ids", "pin", "unpin", "publish", "release", "revoke", "prune", "rollout")
 WRITE_ATTEMPTS = 5
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -157,7 +176,8 @@ def get_detail(store: LedgerStore, reference: Any, prefix: str) -> Any:
 
 @dataclass(frozen=True)
 class Event:
-    """One change to what an environment may run."""
+    """One change to what an environment may run; CHANGE (when the kind has one) is the id
+    derived from the change itself that makes its event exactly-once."""
 
     kind: str
     subject: str
@@ -167,6 +187,7 @@ class Event:
     after: Any = None
     reason: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    change: str | None = None
 
     def document(self, at: datetime, actor: dict[str, Any], tool_version: str) -> dict[str, Any]:
         """The JSON document stored for the event."""
@@ -181,29 +202,62 @@ class Event:
             "reason": self.reason,
             "actor": actor,
             "tool_version": tool_version,
+            **({"change": self.change} if self.change is not None else {}),
             **self.extra,
         }
 
 
-def event_key(kind: str, subject: str, moment: datetime) -> str:
-    """Where one event lives."""
-    return f"{EVENTS_PREFIX}{utc_stamp(moment)}-{kind}-{safe_subject(subject)}.json"
+@dataclass(frozen=True)
+class EventRef:
+    """An event's key, decoded: `events/<stamp>-<kind>-<subject>[+<change>].json`."""
+
+    key: str
+    stamp: str
+    kind: str
+    subject: str
+    change: str | None  # None: an event key of the older form, without a change id
+
+    @classmethod
+    def parse(cls, key: str) -> EventRef | None:
+        """Decode an event key of either form; None for anything else (details, the index)."""
+        name = key.removeprefix(EVENTS_PREFIX)
+        if name == key or "/" in name or not name.endswith(".json"):
+            return None
+        stamp, _, rest = name.removesuffix(".json").partition("-")
+        for kind in sorted(KINDS, key=len, reverse=True):
+            if rest.startswith(f"{kind}-") and stamp:
+                # Neither a safe subject nor a safe change holds '+': the split is unambiguous.
+                subject, plus, change = rest.removeprefix(f"{kind}-").partition("+")
+                if not subject or (plus and not change):
+                    return None
+                return cls(key, stamp, kind, subject, change if plus else None)
+        return None
+
+
+def event_key(kind: str, subject: str, moment: datetime, change: str | None = None) -> str:
+    """Where one event lives (with CHANGE: the change it records, after a '+')."""
+    tail = f"+{safe_subject(change)}" if change is not None else ""
+    return f"{EVENTS_PREFIX}{utc_stamp(moment)}-{kind}-{safe_subject(subject)}{tail}.json"
 
 
 def parse_event_key(key: str) -> tuple[str, str, str] | None:
-    """(stamp, kind, subject) of `events/<stamp>-<kind>-<subject>.json`; None for others."""
-    name = key.removeprefix(EVENTS_PREFIX)
-    if name == key or "/" in name or not name.endswith(".json"):
-        return None
-    stamp, _, rest = name.removesuffix(".json").partition("-")
-    for kind in sorted(KINDS, key=len, reverse=True):
-        if rest.startswith(f"{kind}-") and stamp:
-            return stamp, kind, rest.removeprefix(f"{kind}-")
-    return None
+    """(stamp, kind, subject) of an event key, either form; None for others."""
+    ref = EventRef.parse(key)
+    return (ref.stamp, ref.kind, ref.subject) if ref is not None else None
+
+
+def change_index_key(kind: str, change: str) -> str:
+    """The change index entry of one change: `events/by-change/<kind>-<change>.json`."""
+    return f"{CHANGE_INDEX_PREFIX}{kind}-{safe_subject(change)}.json"
+
+
+def moment_of(stamp: str) -> datetime:
+    """The UTC time an event key's STAMP names (ValueError when it names none)."""
+    return datetime.strptime(stamp, STAMP_FORMAT).replace(tzinfo=UTC)
 
 
 def safe_subject(subject: str) -> str:
-    """SUBJECT as it appears in an event key."""
+    """SUBJECT (or a change id) as it appears in an event key."""
     return _SAFE.sub("_", subject)
 
 

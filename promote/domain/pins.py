@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+from promote.config import PINS_KEY
 from promote.domain import ami_ids
 from promote.domain.ami_ids import AmiIds, Pin
 from promote.domain.gate import GateResult, evaluate
@@ -91,6 +92,7 @@ class PinResult:
     version_id: str | None = field(default=None, metadata=renamed("secret_version_id"))
     event_key: str | None = None
     shared: dict[str, str] = field(default_factory=dict, metadata=renamed("shared_with"))
+    recovered_event: bool = False  # the event of an earlier, killed run's write, recorded now
 
 
 def pin(
@@ -151,14 +153,16 @@ def pin(
             ami=target,
             envs=(env.name,),
             before={"ami": result.ami_before, "pin": result.previous_pin},
-            after={"ami": target, "pin": result.pin},
+            # What was written (a recovered event's pin is the one the killed run wrote).
+            after={"ami": target, "pin": (update.after.get(PINS_KEY) or {}).get(env.name)},
             reason=why,
             extra={"secret_id": update.before.secret_id, "secret_version_id": update.version_id},
         ),
         where=env,
     )
     if committed:
-        result.changed = True
+        result.changed = not committed.recovered
+        result.recovered_event = committed.recovered
         result.version_id, result.event_key = committed.version_id, committed.event_key
     return result
 
@@ -210,6 +214,7 @@ class UnpinResult:
     shared: dict[str, str] = field(default_factory=dict, metadata=renamed("shared_with"))
     repinned: dict[str, Any] | None = None
     next_step: str | None = None
+    recovered_event: bool = False  # the event of an earlier, killed run's unpin, recorded now
     plan: UnpinPlan | None = field(default=None, metadata=HIDDEN)
 
 
@@ -259,7 +264,7 @@ def execute_unpin(unpin_plan: UnpinPlan, services: Services) -> UnpinResult:
         plan=unpin_plan,
     )
     if unpin_plan.pin is None:
-        return result
+        return _recover_unpin(unpin_plan, services, result)
     services.ready_to_record(env.name)  # before the first write
     move_to = unpin_plan.move_to
     if move_to and move_to != unpin_plan.ami_before:
@@ -281,26 +286,58 @@ def execute_unpin(unpin_plan: UnpinPlan, services: Services) -> UnpinResult:
         return document
 
     committed = services.commit(
-        change,
-        lambda update: Event(
-            kind="unpin",
-            subject=env.name,
-            ami=move_to or result.ami_before,
-            envs=(env.name,),
-            before={"ami": result.ami_before, "pin": result.pin},
-            after={"ami": move_to or result.ami_before, "pin": result.repinned},
-            reason=unpin_plan.reason,
-            extra={
-                "secret_id": update.before.secret_id,
-                "secret_version_id": update.version_id,
-                "evidence_key": result.evidence_key,
-            },
-        ),
-        where=env,
+        change, lambda update: _unpin_event(update, unpin_plan, result, move_to), where=env
     )
     result.applied = True
     if committed:
         result.version_id, result.event_key = committed.version_id, committed.event_key
+        result.recovered_event = committed.recovered
     if move_to and move_to != result.ami_before:
         result.next_step = rollout_hint(env.name)
+    return result
+
+
+def _unpin_event(
+    update: ami_ids.Update, unpin_plan: UnpinPlan, result: UnpinResult, move_to: str | None
+) -> Event:
+    """The unpin event of UPDATE."""
+    return Event(
+        kind="unpin",
+        subject=unpin_plan.env,
+        ami=move_to or result.ami_before,
+        envs=(unpin_plan.env,),
+        before={"ami": result.ami_before, "pin": result.pin},
+        after={"ami": move_to or result.ami_before, "pin": result.repinned},
+        reason=unpin_plan.reason,
+        extra={
+            "secret_id": update.before.secret_id,
+            "secret_version_id": update.version_id,
+            "evidence_key": result.evidence_key,
+        },
+    )
+
+
+def _recover_unpin(unpin_plan: UnpinPlan, services: Services, result: UnpinResult) -> UnpinResult:
+    """ENV is not pinned: if an earlier `unpin --apply` removed its pin and was killed before
+    its event, record that event now (marked recovered)."""
+    env = unpin_plan.environment
+    current = services.read_ids(where=env)
+    landed = current.ami_for(env)
+
+    def undo(latest: AmiIds) -> dict[str, Any] | None:
+        old = latest.pin_for(env)
+        if old is None:
+            return None
+        result.pin, result.ami_before = to_data(old), latest.ami_for(env)
+        document = ami_ids.without_pin(latest.document, env)
+        return ami_ids.with_ami(document, env, landed) if landed else document
+
+    committed = services.recover(
+        undo, lambda update: _unpin_event(update, unpin_plan, result, landed), current, env
+    )
+    if committed is None:
+        result.pin, result.ami_before = None, unpin_plan.ami_before
+        return result
+    result.version_id, result.event_key = committed.version_id, committed.event_key
+    result.recovered_event, result.move_to = True, landed
     return result

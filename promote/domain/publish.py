@@ -223,6 +223,7 @@ class PublishResult:
     done: list[str] = field(metadata=renamed("steps"))
     evidence_key: str | None
     event_key: str | None = None
+    recovered_event: bool = False  # the event of an earlier, killed run's copy, recorded now
     dry_run: bool = False
 
 
@@ -304,39 +305,25 @@ def execute(
                     result.tested, result.created = keeper, False
                     tested, gave_way = keeper, True
         elif isinstance(step, RecordPublish):
-            result.event_key = _record_once(services, publish_plan, source, tested, interval)
+            recovering = not result.created  # the copy is an earlier run's
+            result.event_key, result.recovered_event = _record_once(
+                services, publish_plan, source, tested, recovering
+            )
         done.append(step.describe())
     return result
 
 
-CLAIM_PREFIX = "locks/publish/"
-CLAIM_WAIT = 30.0  # how long a run that lost the claim waits for the winner's event
-
-
 def _record_once(
-    services: Services, publish_plan: PublishPlan, source: Image, tested: str, interval: float
-) -> str:
-    """Record the publish of SOURCE as TESTED exactly once, also when two publishes of one
-    AMI end at the same copy (CopyImage's ClientToken makes them share it).
-
-    The run that creates the claim `locks/publish/<source>+<copy>.json` (If-None-Match) writes
-    the event; another waits for that event and reports its key. If it never comes (the winner
-    was killed between its claim and its event), the waiter writes it, marked `recovered`.
-    """
-    found = publish_link(services, source.image_id, tested)
+    services: Services, publish_plan: PublishPlan, source: Image, tested: str, recovering: bool
+) -> tuple[str, bool]:
+    """Record the publish of SOURCE as TESTED exactly once: its change id is the copy, so two
+    publishes that end at the same copy (CopyImage's ClientToken makes them share it), or a
+    re-run after a kill before the event, record one event (`domain/ledger.py`). RECOVERING:
+    the copy was made by an earlier run, so a missing event is marked `recovered`."""
+    found = publish_link(services, source.image_id, tested)  # also an event of the older form
     if found is not None:
-        return found.key
-    claim = f"{CLAIM_PREFIX}{source.image_id}+{tested}.json"
-    recovered = False
-    if not services.ledger.put_new(claim, f'{{"tested_image": "{tested}"}}'.encode()):
-        deadline = services.clock.monotonic() + CLAIM_WAIT
-        while services.clock.monotonic() < deadline:
-            services.clock.sleep(min(interval, 1.0))
-            found = publish_link(services, source.image_id, tested)
-            if found is not None:
-                return found.key
-        recovered = True
-    return services.record(
+        return found.key, False
+    recorded = services.record_change(
         Event(
             kind="publish",
             subject=source.image_id,
@@ -346,7 +333,12 @@ def _record_once(
             extra={
                 "tested_image": tested,
                 "evidence_key": publish_plan.evidence_key,
-                **({"recovered": True} if recovered else {}),
+                **({"recovered": True} if recovering else {}),
             },
+            change=tested,
         )
     )
+    recovered = recorded.written and recorded.recovered
+    if recovered:
+        services.warn(f"recorded the missing event (recovered): {recorded.key}")
+    return recorded.key, recovered

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from promote.domain import release_tags
+from promote.domain import events, release_tags
 from promote.domain.gate import GateResult, evaluate
 from promote.domain.images import TAG_CONCOURSE_VERSION, TAG_GIT_SHA, Image, require_image
 from promote.domain.ledger import Event
@@ -251,19 +251,27 @@ def cut(
     else:
         services.progress("no GITHUB_TOKEN/GH_TOKEN: releasing to the local git repository")
         published = publish_local(local, release)
-    event_key = None
-    if published.created:
-        event_key = services.record(
-            Event(
-                kind="release",
-                subject=ami,
-                ami=ami,
-                after={
-                    "tag": release.tag,
-                    "location": published.location,
-                    "backend": published.backend,
-                },
-                reason=release.title,
-            )
-        )
+    # One event per release, its change id the tag: a re-run that finds the release made by an
+    # earlier run killed before its event records it now (marked recovered), once.
+    recorded = services.record_change(
+        Event(
+            kind="release",
+            subject=ami,
+            ami=ami,
+            after={
+                "tag": release.tag,
+                "location": published.location,
+                "backend": published.backend,
+            },
+            reason=release.title,
+            extra={} if published.created else {"recovered": True},
+            change=release.tag,
+        ),
+        legacy=lambda: events.find(
+            services, "release", ami, lambda d: (d.get("after") or {}).get("tag") == release.tag
+        ),
+    )
+    event_key = recorded.key if recorded.written or published.created else None
+    if recorded.written and recorded.recovered:
+        services.warn(f"recorded the missing event (recovered): {recorded.key}")
     return ReleaseResult(release, published, event_key)

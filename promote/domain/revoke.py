@@ -200,6 +200,7 @@ def _one(
                 },
                 reason=reason,
                 extra={"through": through} if through else {},
+                change=ami,  # one revoke event per image, also when two revokes race
             )
         )
         if not image.revoked:

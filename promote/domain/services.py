@@ -11,17 +11,18 @@ not believe an object (once per object and reason).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from promote.domain import ami_ids, events
+from promote.domain.ami_ids import Update
 from promote.domain.ledger import Event
-from promote.errors import not_found
+from promote.errors import PromoteError, not_found
 
 if TYPE_CHECKING:
     from promote.clock import Clock
     from promote.config import Config, Environment, SecretLocation
-    from promote.domain.ami_ids import AmiIds, Update
+    from promote.domain.ami_ids import AmiIds
     from promote.domain.ports import (
         Deployer,
         FleetControl,
@@ -39,10 +40,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Committed:
-    """A change that was written: the secret version it made and the event recording it."""
+    """A change that was written: the secret version it made and the event recording it.
+    RECOVERED: the change was found done by an earlier run killed before its event, and this
+    run recorded the missing event."""
 
     update: Update
     event_key: str
+    recovered: bool = False
 
     @property
     def version_id(self) -> str | None:
@@ -81,9 +85,16 @@ class Services:
     results: ResultsRepository | None = None  # results_git_repo, when configured
     memo: dict[str, Any] = field(default_factory=dict)  # what one run read once (revocations)
 
-    def record(self, event: Event) -> str:
-        """Sign EVENT, chain it to its subject's previous event and write it; its key."""
-        return events.record(self, event)
+    def record(self, event: Event, legacy: Callable[[], str | None] | None = None) -> str:
+        """Sign EVENT, chain it to its subject's previous event and write it (once per change,
+        when it has a change id); its key."""
+        return events.record(self, event, legacy)
+
+    def record_change(
+        self, event: Event, legacy: Callable[[], str | None] | None = None
+    ) -> events.Recorded:
+        """`record`, saying also whether this run wrote it."""
+        return events.record_change(self, event, legacy)
 
     def ready_to_record(self, subject: str) -> None:
         """Before a command's first write: the event key can sign (exit 4/5 otherwise) and the
@@ -143,13 +154,61 @@ class Services:
         event: Callable[[Update], Event],
         where: Environment | SecretLocation | None = None,
     ) -> Committed | None:
-        """CHANGE the secret WHERE (compare-and-swap), then record EVENT(update); None when
-        nothing needed writing."""
+        """CHANGE the secret WHERE (compare-and-swap), then record EVENT(update) once, its change
+        id the version written; None when nothing needed writing and nothing was missing.
+
+        When nothing needed writing because an earlier run made exactly this change and was
+        killed before its event (see `recover`), the missing event is recorded now.
+        """
         self.event_signer.ready()
         update = self.update(change, where)
         if not update.changed:
+            return self.recover(change, event, update.before, where)
+        found = event(update)
+        recorded = events.record_change(self, replace(found, change=update.version_id))
+        return Committed(update, recorded.key)
+
+    def recover(
+        self,
+        change: ami_ids.Change,
+        event: Callable[[Update], Event],
+        current: AmiIds,
+        where: Environment | SecretLocation | None = None,
+    ) -> Committed | None:
+        """Record the event of CURRENT, the secret version WHERE, when promote wrote it for
+        exactly CHANGE and no event records it; None otherwise.
+
+        CURRENT is promote's when its version id is the request token promote derives from the
+        version before it (AWSPREVIOUS) and its value; it is this CHANGE when CHANGE applied to
+        that version gives CURRENT's document (pin times aside). The event is marked
+        `recovered`; the change index makes it one however many re-runs do this at once.
+        """
+        place = self._place(where)
+        reader, _ = self._ports(place)
+        previous = reader.version(place.secret_id, "AWSPREVIOUS")
+        if previous is None or not ami_ids.written_by_promote(previous, current):
             return None
-        return Committed(update, self.record(event(update)))
+        try:
+            before = ami_ids.parse(place.secret_id, previous)
+            document = change(before)
+        except PromoteError:
+            return None  # this change could not have been made from that version
+        if document is None or not ami_ids.same_change(document, current.document):
+            return None
+        update = Update(before, current.document, current.version_id, attempts=0)
+        found = event(update)
+        version = current.version_id
+
+        def legacy() -> str | None:  # an event of the older form (no change index) for it
+            return events.find(
+                self, found.kind, found.subject, lambda d: d.get("secret_version_id") == version
+            )
+
+        recovered = replace(found, change=version, extra={**found.extra, "recovered": True})
+        recorded = events.record_change(self, recovered, legacy)
+        if not recorded.written:
+            return None
+        return Committed(update, recorded.key, recovered=True)
 
     def read_ids(
         self, check: bool = True, where: Environment | SecretLocation | None = None

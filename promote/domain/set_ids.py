@@ -92,6 +92,7 @@ class SetIdsResult:
     evidence_key: str | None = None
     version_id: str | None = field(default=None, metadata=renamed("secret_version_id"))
     event_key: str | None = None
+    recovered_event: bool = False  # the event of an earlier, killed run's write, recorded now
     dry_run: bool = False
 
 
@@ -139,29 +140,33 @@ def plan(services: Services, ami: str, env_names: Sequence[str]) -> SetIdsPlan:
 
 
 def execute(set_plan: SetIdsPlan, services: Services) -> SetIdsResult:
-    """Share where needed, then one compare-and-swap write and its event."""
+    """Share where needed, then one compare-and-swap write and its event per secret.
+
+    An env found already on the AMI may be so because an earlier run wrote it and was killed
+    before its event: then the missing event is recorded (marked recovered), once.
+    """
     result = SetIdsResult(
         set_plan.ami, dict(set_plan.changes), list(set_plan.unchanged), {}, set_plan.evidence_key
     )
     changing = [e for e in set_plan.envs if e.name in set_plan.changes]
-    if not changing:
-        return result
-    services.ready_to_record(set_plan.ami)  # before the first write
-    result.shared = share_with_envs(services, set_plan.ami, changing)
+    if changing:
+        services.ready_to_record(set_plan.ami)  # before the first write
+        result.shared = share_with_envs(services, set_plan.ami, changing)
     result.changes = {}
     found_unchanged: list[str] = []
-    for place, here in by_secret(services, changing).items():
+    for place, here in by_secret(services, set_plan.envs).items():
         # One compare-and-swap write (and one event) per secret the envs read.
+        moving = [e for e in here if e.name in set_plan.changes]
         written: dict[str, dict[str, str | None]] = {}
         settled: list[str] = []
 
         def change(
             current: AmiIds,
-            here: Sequence[Environment] = here,
+            envs: Sequence[Environment] = moving or here,
             written: dict[str, dict[str, str | None]] = written,
             settled: list[str] = settled,
         ) -> dict[str, Any] | None:
-            document, changes, unchanged = _changes(services, set_plan, current, here)
+            document, changes, unchanged = _changes(services, set_plan, current, envs)
             written.clear()
             written.update(changes)
             settled[:] = unchanged  # set meanwhile by someone else: nothing to write for them
@@ -186,9 +191,17 @@ def execute(set_plan: SetIdsPlan, services: Services) -> SetIdsResult:
                 },
             )
 
-        committed = services.commit(change, event_of, where=place)
-        result.changes.update(written)
-        found_unchanged.extend(settled)
+        if moving:
+            committed = services.commit(change, event_of, where=place)
+        else:
+            current = services.read_ids(where=place)
+            committed = services.recover(change, event_of, current, where=place)
+        if committed and committed.recovered:
+            found_unchanged.extend(written)  # on the AMI already: only its event was missing
+            result.recovered_event = True
+        else:
+            result.changes.update(written)
+            found_unchanged.extend(settled)
         if committed:
             result.version_id, result.event_key = committed.version_id, committed.event_key
     result.unchanged = [*dict.fromkeys(set_plan.unchanged + found_unchanged)]

@@ -1,11 +1,20 @@
-"""kill -9 at each step of set-ids, publish, release and rollout; the re-run converges."""
+"""kill -9 at each step of set-ids, publish, release and rollout; the re-run converges, and
+every change has exactly one event (a change found done with its event missing gets it,
+marked recovered)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from promote.clock import SystemClock
+from promote.domain.ledger import EventRef
 from promote.sandbox import estate
 from tests.support.estate import Estate, git_checkout, reset
 
@@ -45,6 +54,49 @@ def crash_points(total: int, most: int = 6) -> list[int]:
     return sorted({round(1 + i * step) for i in range(most)})
 
 
+RECOVERED = "recorded the missing event (recovered)"
+# Right after the change (the secret write, the copy), before its change index entry; and
+# between that entry and the event itself.
+KILL_BEFORE = {
+    "index": "PutObject:/events/by-change/",
+    "event": "PutObject:/events/2",
+}
+KILL_POINTS = pytest.mark.parametrize("before", sorted(KILL_BEFORE))
+
+
+def events_of(seeded: Estate, kind: str, change: str | None = None) -> list[EventRef]:
+    """The KIND events in the ledger (of CHANGE, when given)."""
+    refs = [EventRef.parse(k) for k in seeded.ledger_keys()]
+    return [r for r in refs if r is not None and r.kind == kind and change in (None, r.change)]
+
+
+def predicate(seeded: Estate, ref: EventRef) -> dict[str, Any]:
+    """What the event's signed Statement says."""
+    envelope = json.loads(seeded.ledger_object(ref.key))
+    found: dict[str, Any] = json.loads(base64.b64decode(envelope["payload"]))["predicate"]
+    return found
+
+
+def rerun_twice_at_once(seeded: Estate, *args: str) -> list[subprocess.CompletedProcess[str]]:
+    """Two re-runs of ARGS started together."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(lambda _: run(seeded, *args), range(2)))
+
+
+def assert_recorded_once(
+    seeded: Estate, kind: str, change: str, reruns: list[subprocess.CompletedProcess[str]]
+) -> EventRef:
+    """Exactly one KIND event of CHANGE, marked recovered, and one re-run said it wrote it."""
+    for rerun in reruns:
+        assert rerun.returncode == 0, rerun.stderr
+    [event] = events_of(seeded, kind, change)
+    said = predicate(seeded, event)
+    assert said["recovered"] is True and said["change"] == change, said
+    told = [r for r in reruns if RECOVERED in r.stdout + r.stderr]
+    assert len(told) == 1, [r.stdout + r.stderr for r in reruns]
+    return event
+
+
 def copies_of(seeded: Estate, source: str) -> list[str]:
     images = seeded.client("ec2").describe_images(
         Owners=["self"], Filters=[{"Name": "tag:promote:source-image", "Values": [source]}]
@@ -66,8 +118,10 @@ def test_set_ids_killed_at_any_call_converges_to_the_right_secret(
         again = run(seeded, *args())
 
         assert again.returncode == 0, (point, again.stderr)
-        _, secret = seeded.secret()
+        version, secret = seeded.secret()
         assert secret == {**before, "concourse_ami_mgmt_dev": seeded.tested}, point
+        assert len(events_of(seeded, "set-ids", version)) == 1, point
+        assert len(events_of(seeded, "set-ids")) == 1, point
         fresh(seeded)
 
 
@@ -89,6 +143,8 @@ def test_publish_killed_at_any_call_leaves_exactly_one_tested_copy(
         assert again.returncode == 0, (point, again.stderr)
         copies = copies_of(seeded, seeded.untested)
         assert copies == [again.stdout.strip()], (point, copies)
+        assert len(events_of(seeded, "publish", copies[0])) == 1, point
+        assert len(events_of(seeded, "publish")) == 1, point
         fresh(seeded)
 
 
@@ -119,6 +175,8 @@ def test_release_killed_at_any_call_makes_one_release(seeded: Estate, tmp_path: 
         assert len(repo.tags) == 1, point
         releases = [c for c in repo.iter_commits() if c.message.startswith("Release")]
         assert len(releases) == 1, point
+        # One event per release (its change id is the tag), also after a kill before it.
+        assert [e.change for e in events_of(seeded, "release")] == [repo.tags[0].name], point
 
 
 def test_rollout_killed_at_any_call_is_resumed_to_the_original_capacity(
@@ -148,3 +206,91 @@ def test_rollout_killed_at_any_call_is_resumed_to_the_original_capacity(
             found = seeded.client("ec2").describe_instances(InstanceIds=ids)["Reservations"]
             assert {i["ImageId"] for r in found for i in r["Instances"]} == {seeded.tested}
         fresh(seeded)
+
+
+@KILL_POINTS
+def test_set_ids_killed_after_its_secret_write_gets_exactly_one_event(
+    seeded: Estate, before: str
+) -> None:
+    args = ("set-ids", "--ami", seeded.tested, "--env", "management-dev")
+    killed = run(seeded, *args, PROMOTE_CRASH_BEFORE=KILL_BEFORE[before])
+    assert killed.returncode == -9, killed.stderr
+    version, secret = seeded.secret()
+    assert secret["concourse_ami_mgmt_dev"] == seeded.tested
+    assert events_of(seeded, "set-ids") == []
+
+    reruns = rerun_twice_at_once(seeded, *args)
+    third = run(seeded, *args)
+
+    event = assert_recorded_once(seeded, "set-ids", version, reruns)
+    said = predicate(seeded, event)
+    assert said["after"] == {"management-dev": seeded.tested}
+    assert said["secret_version_id"] == version
+    assert third.returncode == 0 and RECOVERED not in third.stdout + third.stderr
+    assert events_of(seeded, "set-ids") == [event]
+    assert seeded.secret()[0] == version  # nothing was written again
+    audit = run(seeded, "audit")
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+
+
+@KILL_POINTS
+def test_pin_killed_after_its_secret_write_gets_exactly_one_event(
+    seeded: Estate, before: str
+) -> None:
+    args = ("pin", "--env", "management-dev", "--reason", "hold", "--owner", "alice")
+    killed = run(seeded, *args, PROMOTE_CRASH_BEFORE=KILL_BEFORE[before])
+    assert killed.returncode == -9, killed.stderr
+    version, secret = seeded.secret()
+    pinned = secret["_pins"]["management-dev"]
+    assert events_of(seeded, "pin") == []
+
+    reruns = rerun_twice_at_once(seeded, *args)
+    third = run(seeded, *args)
+
+    event = assert_recorded_once(seeded, "pin", version, reruns)
+    assert predicate(seeded, event)["after"]["pin"] == pinned  # the pin as written, its time
+    assert third.returncode == 0 and RECOVERED not in third.stdout + third.stderr
+    assert events_of(seeded, "pin") == [event]
+    assert seeded.secret()[0] == version
+
+
+@KILL_POINTS
+def test_unpin_killed_after_its_secret_write_gets_exactly_one_event(
+    seeded: Estate, before: str
+) -> None:
+    args = ("unpin", "--env", "management", "--reason", "release", "--apply")
+    pin_before = seeded.secret()[1]["_pins"]["management"]
+    killed = run(seeded, *args, PROMOTE_CRASH_BEFORE=KILL_BEFORE[before])
+    assert killed.returncode == -9, killed.stderr
+    version, secret = seeded.secret()
+    assert "management" not in secret.get("_pins", {})
+
+    reruns = rerun_twice_at_once(seeded, *args)
+    third = run(seeded, *args)
+
+    event = assert_recorded_once(seeded, "unpin", version, reruns)
+    said = predicate(seeded, event)
+    assert said["before"]["pin"] == pin_before and said["after"]["pin"] is None
+    assert third.returncode == 0 and RECOVERED not in third.stdout + third.stderr
+    assert events_of(seeded, "unpin") == [event]
+
+
+@KILL_POINTS
+def test_publish_killed_after_its_copy_gets_exactly_one_event(seeded: Estate, before: str) -> None:
+    args = ("publish", "--ami", seeded.untested, "--interval", "0.2s")
+    assert seeded.cli("validate", "--env", "management-dev", "--timeout", "0").exit_code == 0
+    killed = run(seeded, *args, PROMOTE_CRASH_BEFORE=KILL_BEFORE[before])
+    assert killed.returncode == -9, killed.stderr
+    [copy] = copies_of(seeded, seeded.untested)
+    assert events_of(seeded, "publish") == []
+
+    reruns = rerun_twice_at_once(seeded, *args)
+    third = run(seeded, *args)
+
+    event = assert_recorded_once(seeded, "publish", copy, reruns)
+    assert predicate(seeded, event)["tested_image"] == copy
+    assert [r.stdout.strip() for r in [*reruns, third]] == [copy, copy, copy]
+    assert events_of(seeded, "publish") == [event]
+    # The copy inherits its source's evidence through that event: the gate opens for it.
+    gate = run(seeded, "gate", "--ami", copy)
+    assert gate.returncode == 0, gate.stdout + gate.stderr

@@ -22,6 +22,7 @@ import pytest
 
 from promote.adapters.attest import EnvelopeSigner
 from promote.adapters.aws.kms import KmsKey
+from promote.domain.ledger import parse_event_key
 from tests.support.estate import Estate
 
 DEV = "management-dev"
@@ -89,7 +90,7 @@ def events_of(seeded: Estate, subject: str) -> list[str]:
     return [
         k
         for k in seeded.ledger_keys()
-        if k.startswith("events/") and k.endswith(f"-{subject}.json")
+        if (parsed := parse_event_key(k)) is not None and parsed[2] == subject
     ]
 
 

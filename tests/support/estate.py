@@ -257,7 +257,7 @@ def end_state(seeded: Estate) -> dict[str, Any]:
                 "amis": amis,
                 "tags": sorted(t["Key"] for t in raw.get("Tags", [])),
             }
-    ledger = [k for k in seeded.ledger_keys() if "/detail/" not in k]
+    ledger = [k for k in seeded.ledger_keys() if "/detail/" not in k and "/by-change/" not in k]
     return {
         "secret": {k: names.get(v, v) for k, v in secret.items() if k != "_pins"},
         "pins": sorted(secret.get("_pins", {})),

@@ -14,6 +14,7 @@ from typing import Any
 from promote.config import Overrides, load
 from promote.domain.ami_ids import SecretVersion
 from promote.domain.images import Image
+from promote.domain.ledger import parse_event_key
 from promote.domain.ports import ObjectVersion
 from promote.domain.services import Services
 from promote.errors import remote_error
@@ -73,9 +74,37 @@ class MemoryLedger:
         """A body."""
         return self.objects[key]
 
+    def event_keys(self) -> list[str]:
+        """The keys of events (not their details or the change index)."""
+        return [k for k in self.keys("events/") if parse_event_key(k) is not None]
+
+    def read(self, key: str) -> tuple[bytes, str] | None:
+        """A body and a stand-in ETag; None when absent."""
+        body = self.objects.get(key)
+        return None if body is None else (body, f'"{hash(body) & 0xFFFFFFFF:08x}"')
+
     def versions(self, prefix: str) -> list[ObjectVersion]:
         """One version per object (a dict keeps no history)."""
         return [ObjectVersion(k, "v1", True) for k in self.keys(prefix)]
+
+
+class Killed(BaseException):  # noqa: N818 (it is what happened, not an error to handle)
+    """An in-process stand-in for `kill -9`: no `except Exception` and no cleanup catches it."""
+
+
+class DyingLedger(MemoryLedger):
+    """A MemoryLedger whose process is killed at the first create DIES_AT names (then it lives)."""
+
+    def __init__(self, dies_at: Callable[[str], bool] | None = None) -> None:
+        super().__init__()
+        self.dies_at = dies_at
+
+    def put_new(self, key: str, body: bytes) -> bool:
+        """Die just before creating the chosen key; otherwise create unless present."""
+        if self.dies_at is not None and self.dies_at(key):
+            self.dies_at = None
+            raise Killed(key)
+        return super().put_new(key, body)
 
 
 class FakeSecrets:

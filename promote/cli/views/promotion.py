@@ -46,7 +46,9 @@ def set_ids_done(console: Console, result: SetIdsResult) -> None:
         out.append(f"evidence: {result.evidence_key}")
     if result.version_id:
         out.append(f"secret version: {result.version_id}")
-    if result.event_key:
+    if result.recovered_event:
+        out.append(f"recorded the missing event (recovered): {result.event_key}")
+    elif result.event_key:
         out.append(f"event: {result.event_key}")
     lines(console, out)
 
@@ -56,10 +58,10 @@ def pin(console: Console, result: PinResult) -> None:
     """What pin did."""
     held = result.pin
     if not result.changed:
-        lines(
-            console,
-            [f"{result.env} is already pinned to {held['ami']} by {held['owner']}: no change"],
-        )
+        out = [f"{result.env} is already pinned to {held['ami']} by {held['owner']}: no change"]
+        if result.recovered_event:
+            out.append(f"recorded the missing event (recovered): {result.event_key}")
+        lines(console, out)
         return
     out = [f"pinned {result.env} to {held['ami']} (owner {held['owner']}): {held['reason']}"]
     if held.get("expires"):
@@ -115,11 +117,18 @@ def unpin_done(console: Console, result: UnpinResult) -> None:
     out = _unpin_lines(plan, result.applied) if plan else [f"{result.env} is not pinned"]
     if result.applied and result.pin is not None:
         out.append(
-            f"unpinned {result.env}" + (f"; event: {result.event_key}" if result.event_key else "")
+            f"unpinned {result.env}"
+            + (
+                f"; event: {result.event_key}"
+                if result.event_key and not result.recovered_event
+                else ""
+            )
         )
     if result.repinned:
         held = result.repinned
         out.append(f"re-pinned {result.env} to {held['ami']} by {held['owner']}: {held['reason']}")
+    if result.recovered_event:
+        out.append(f"recorded the missing event (recovered): {result.event_key}")
     if result.next_step:
         out.append(f"next: {result.next_step} (the instances keep their AMI until then)")
     lines(console, out)

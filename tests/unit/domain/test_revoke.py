@@ -35,7 +35,7 @@ def test_revoke_degrades_to_a_warning_when_the_endpoint_fails_at_deprecation() -
     assert result.still_set_for == ["management-dev"]
     assert images.images[DEV_AMI].revoked == "CVE-1"
     assert any(line.startswith(f"warning: could not deprecate {DEV_AMI}") for line in lines)
-    assert len(ledger.keys("events/")) == 1
+    assert len(ledger.event_keys()) == 1
 
 
 def test_revoke_refused_deprecation_is_an_error_before_anything_is_tagged() -> None:
@@ -50,7 +50,7 @@ def test_revoke_refused_deprecation_is_an_error_before_anything_is_tagged() -> N
     assert raised.value.exit_code == 5
     assert "ec2:EnableImageDeprecation" in raised.value.message
     assert images.images[DEV_AMI].revoked is None
-    assert ledger.keys("events/") == []
+    assert ledger.event_keys() == []
 
 
 def test_revoke_deprecates_where_the_api_allows() -> None:
@@ -75,7 +75,7 @@ def test_revoking_an_image_revokes_its_tested_copy_with_its_own_event() -> None:
         (NEW_TESTED, NEW_UNTESTED, "revoked"),
     ]
     assert images.images[NEW_TESTED].revoked == f"CVE-9 (through {NEW_UNTESTED})"
-    assert len(ledger.keys("events/")) == 2
+    assert len(ledger.event_keys()) == 2
 
 
 def test_a_removed_revoked_tag_is_restored_from_the_event_and_nothing_else_is_written() -> None:
@@ -86,7 +86,7 @@ def test_a_removed_revoked_tag_is_restored_from_the_event_and_nothing_else_is_wr
     revoked_at = images.images[DEV_AMI].tags["promote:revoked-at"]
     stripped = {k: v for k, v in images.images[DEV_AMI].tags.items() if "revoked" not in k}
     images.images[DEV_AMI] = replace(images.images[DEV_AMI], tags=stripped)
-    events_before = ledger.keys("events/")
+    events_before = ledger.event_keys()
     a_year_later = FakeClock(datetime(2027, 11, 23, 12, 0, tzinfo=UTC))
     again, lines = make_services(secrets, images, ledger, a_year_later)
 
@@ -95,7 +95,7 @@ def test_a_removed_revoked_tag_is_restored_from_the_event_and_nothing_else_is_wr
     assert result.main.outcome == "tag restored"
     assert images.images[DEV_AMI].revoked == "CVE-1"
     assert images.images[DEV_AMI].tags["promote:revoked-at"] == revoked_at
-    assert ledger.keys("events/") == events_before
+    assert ledger.event_keys() == events_before
     assert any("its revoked tag was removed" in line for line in lines)
 
 
@@ -109,4 +109,4 @@ def test_a_hand_made_revoked_tag_gets_its_event_on_a_re_run() -> None:
 
     assert result.main.outcome == "recorded"
     assert images.images[DEV_AMI].revoked == "by hand"
-    assert len(ledger.keys("events/")) == 1
+    assert len(ledger.event_keys()) == 1

@@ -41,7 +41,7 @@ def test_set_ids_refuses_a_pinned_env_naming_owner_reason_and_since() -> None:
         f"management is pinned to {PROD_AMI} by rm@example.com since "
         "2026-11-01T09:00:00+00:00: release freeze"
     )
-    assert secrets.puts == [] and ledger.keys("events/") == []
+    assert secrets.puts == [] and ledger.event_keys() == []
 
 
 def test_a_refusal_lists_every_reason_pin_first() -> None:
@@ -59,7 +59,7 @@ def test_a_refusal_lists_every_reason_pin_first() -> None:
     assert "accepts only tested images" in reasons[1]
     assert reasons[2] == f"{NEW_UNTESTED} is revoked: CVE-2026-1"
     assert "promote pin --env management" in (raised.value.hint or "")
-    assert secrets.puts == [] and ledger.keys("events/") == []
+    assert secrets.puts == [] and ledger.event_keys() == []
 
 
 def test_a_pinned_env_may_be_set_to_its_pinned_ami() -> None:
@@ -96,7 +96,7 @@ def test_provenance_only_images_promote_built(
         set_ids.plan(b, foreign.image_id, ["management-dev"])
     assert raised.value.exit_code == 3
     assert refused in raised.value.message
-    assert secrets.puts == [] and ledger.keys("events/") == []
+    assert secrets.puts == [] and ledger.event_keys() == []
 
 
 def test_set_ids_sends_a_tested_image_with_inherited_evidence_to_production() -> None:
@@ -111,7 +111,7 @@ def test_set_ids_sends_a_tested_image_with_inherited_evidence_to_production() ->
         f"evidence/{NEW_UNTESTED}/management-dev/20261120T100000.000000Z-SUCCESS.json"
     )
     assert secret_document(secrets)["concourse_ami"] == NEW_TESTED
-    [event_key] = ledger.keys("events/")
+    [event_key] = ledger.event_keys()
     assert "-set-ids-" in event_key
 
 
@@ -124,7 +124,7 @@ def test_set_ids_refuses_a_tested_image_without_success_evidence() -> None:
 
     assert raised.value.exit_code == 3
     assert "accepts only images with SUCCESS evidence in management-dev" in raised.value.message
-    assert secrets.puts == [] and ledger.keys("events/") == []
+    assert secrets.puts == [] and ledger.event_keys() == []
 
 
 def test_set_ids_refuses_an_untested_image_for_a_tested_env_even_with_evidence() -> None:

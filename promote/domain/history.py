@@ -42,6 +42,12 @@ def _mentions(document: dict[str, Any], ami: str) -> bool:
 
 
 def _summary(document: dict[str, Any]) -> str:
+    """One line for an event; a recovered one (written by a re-run after a kill) says so."""
+    line = _said(document)
+    return f"{line} (recovered)" if document.get("recovered") else line
+
+
+def _said(document: dict[str, Any]) -> str:
     kind = document.get("kind", "?")
     who = (document.get("actor") or {}).get("user", "?")
     reason = f": {document['reason']}" if document.get("reason") else ""

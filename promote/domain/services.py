@@ -10,6 +10,7 @@ not believe an object (once per object and reason).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -192,21 +193,25 @@ class Services:
             before = ami_ids.parse(place.secret_id, previous)
             document = change(before)
         except PromoteError:
-            return None  # this change could not have been made from that version
-        if document is None or not ami_ids.same_change(document, current.document):
-            return None
-        update = Update(before, current.document, current.version_id, attempts=0)
-        found = event(update)
-        version = current.version_id
+            document = None  # this change could not have been made from that version
+        recorded = None
+        update = Update(current, current.document, current.version_id, attempts=0)
+        if document is not None and ami_ids.same_change(document, current.document):
+            update = Update(before, current.document, current.version_id, attempts=0)
+            found = event(update)
+            version = current.version_id
 
-        def legacy() -> str | None:  # an event of the older form (no change index) for it
-            return events.find(
-                self, found.kind, found.subject, lambda d: d.get("secret_version_id") == version
-            )
+            def legacy() -> str | None:  # an event of the older form (no index) for it
+                return events.find(
+                    self, found.kind, found.subject, lambda d: d.get("secret_version_id") == version
+                )
 
-        recovered = replace(found, change=version, extra={**found.extra, "recovered": True})
-        recorded = events.record_change(self, recovered, legacy)
-        if not recorded.written:
+            recovered = replace(found, change=version, extra={**found.extra, "recovered": True})
+            recorded = events.record_change(self, recovered, legacy)
+        if recorded is None or not recorded.written:
+            # CHANGE keeps what it saw: let it see CURRENT again, as the caller left it.
+            with contextlib.suppress(PromoteError):
+                change(current)
             return None
         return Committed(update, recorded.key, recovered=True)
 

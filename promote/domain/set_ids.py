@@ -199,7 +199,7 @@ def execute(set_plan: SetIdsPlan, services: Services) -> SetIdsResult:
         if committed and committed.recovered:
             found_unchanged.extend(written)  # on the AMI already: only its event was missing
             result.recovered_event = True
-        else:
+        elif moving:
             result.changes.update(written)
             found_unchanged.extend(settled)
         if committed:

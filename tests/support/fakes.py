@@ -88,7 +88,7 @@ class MemoryLedger:
         return [ObjectVersion(k, "v1", True) for k in self.keys(prefix)]
 
 
-class Killed(BaseException):  # noqa: N818 (it is what happened, not an error to handle)
+class Killed(BaseException):
     """An in-process stand-in for `kill -9`: no `except Exception` and no cleanup catches it."""
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 
-from promote.domain import audit, events, ledger, pins, set_ids
+from promote.domain import audit, events, history, ledger, pins, set_ids
 from promote.domain.ledger import Event
 from tests.support.fakes import DyingLedger, FakeClock, Killed, make_services
 from tests.support.scenes import (
@@ -64,6 +64,7 @@ def test_set_ids_killed_before_its_event_is_recorded_once_by_the_rerun(
     assert not third.recovered_event and third.event_key is None
     assert store.event_keys() == [key]
     assert audit.audit(b).clean
+    assert history.history(b)[0].summary.endswith(f"-> {NEW_UNTESTED} by tester (recovered)")
 
 
 def test_a_change_made_without_promote_is_not_recorded_as_promotes() -> None:
@@ -88,7 +89,8 @@ def test_another_commands_change_is_not_recorded_as_this_ones() -> None:
     clock.sleep(30)  # the re-run pins at its own time; the stored pin keeps the first one's
     by_pin = pins.pin(b, "management-dev", NEW_UNTESTED, "hold", None, "alice")
 
-    assert not by_set_ids.recovered_event
+    assert not by_set_ids.recovered_event and not by_set_ids.changes
+    assert by_set_ids.unchanged == ["management-dev"]
     assert by_pin.recovered_event and not by_pin.changed
     [key] = store.event_keys()
     assert "-pin-management-dev+" in key

@@ -10,6 +10,8 @@ from rich.console import Console
 from promote.cli import render
 from promote.domain.ami_ids import Pin
 from promote.domain.history import Entry, History
+from promote.domain.pins import PinResult
+from promote.domain.set_ids import SetIdsResult
 from promote.domain.status import EnvStatus, StatusReport
 
 HOSTILE = "freeze [bold red]until[/] \x1b[2J\x1b[31mforever\r"
@@ -81,3 +83,17 @@ def test_off_a_terminal_nothing_is_hard_wrapped() -> None:
     render.lines(Output("text", stdout=out).console(), [line])
 
     assert out.getvalue() == f"{line}\n{line}\n"
+
+
+def test_a_recovered_event_is_said_in_the_text_of_set_ids_and_pin() -> None:
+    key = "events/20261203T000000.000000Z-set-ids-ami-0123456789abcdef0+v1.json"
+    done = SetIdsResult("ami-0123456789abcdef0", unchanged=["management-dev"], event_key=key)
+    held = {"ami": "ami-0123456789abcdef0", "owner": "alice", "reason": "hold"}
+
+    recovered = shown(SetIdsResult(**{**done.__dict__, "recovered_event": True}))
+    pinned = shown(PinResult("management", held, None, None, False, None, key, {}, True))
+
+    assert f"recorded the missing event (recovered): {key}" in recovered
+    assert "management-dev is already on ami-0123456789abcdef0: nothing to write" in recovered
+    assert f"event: {key}" in shown(done) and "recovered" not in shown(done)
+    assert pinned.splitlines()[-1] == f"recorded the missing event (recovered): {key}"

@@ -12,8 +12,9 @@ each with the object's key:
 - `chain`: an event that does not name the one before it in its subject's chain (a removed or
   hidden event, a rewritten one, or two written at once); a recovered event, written late at
   its claimed time, may be skipped over by the events written meanwhile;
-- `event-missing`: a change index entry (`events/by-change/`) whose event was never written
-  (its writer was killed in between; a re-run of the command records it).
+- `event-missing`: a change index entry (`events/by-change/`) whose event was never written,
+  or an ami-ids secret whose current version promote wrote with no event recording it (the
+  writer was killed in between; a re-run of the command records it).
 
 `--env`, `--ami` and `--since` narrow what is reported, not what is read: a chain is checked
 whole.
@@ -29,11 +30,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from promote.clock import utc_stamp
-from promote.domain import drift, events, evidence, ledger
+from promote.domain import ami_ids, drift, events, evidence, ledger
 from promote.domain.ledger import EVENTS_PREFIX, EvidenceRef
 from promote.errors import usage_error
 
 if TYPE_CHECKING:
+    from promote.config import Environment
     from promote.domain.ports import LedgerStore, ObjectVersion
     from promote.domain.services import Services
 
@@ -207,6 +209,36 @@ def _unrecorded(bodies: dict[str, bytes], current: list[str]) -> list[Finding]:
     return findings
 
 
+def _unrecorded_versions(
+    services: Services,
+    envs: list[Environment],
+    event_keys: list[str],
+    documents: dict[str, dict[str, Any]],
+) -> list[Finding]:
+    """The ami-ids secrets (of ENVS) whose current version promote wrote but no event records:
+    its writer was killed between the secret write and the event."""
+    changes = {ref.change for k in event_keys if (ref := ledger.EventRef.parse(k)) and ref.change}
+    # Events of the older form (no change id in the key) name the version they wrote.
+    changes.update(ledger.safe_subject(str(d.get("secret_version_id"))) for d in documents.values())
+    findings = []
+    for place in dict.fromkeys(services.config.secret_of(env) for env in envs):
+        current = services.read_ids(check=False, where=place)
+        previous = services.history_of(place).version(place.secret_id, "AWSPREVIOUS")
+        if previous is None or not ami_ids.written_by_promote(previous, current):
+            continue
+        if ledger.safe_subject(current.version_id) not in changes:
+            findings.append(
+                Finding(
+                    f"secret {place.secret_id}",
+                    "event-missing",
+                    f"its current version {current.version_id} was written by promote but no "
+                    "event records it (its writer was killed before the event); re-run the "
+                    "command that made the change: it records it",
+                )
+            )
+    return findings
+
+
 def _wanted(
     key: str, document: dict[str, Any] | None, env: str | None, ami: str | None, since: str | None
 ) -> bool:
@@ -271,6 +303,7 @@ def audit(
     envs = [services.config.environment(env)] if env else list(services.config.envs.values())
     drifted = [*drift.untagged_revocations(reading), *drift.dropped_pins(reading, envs)]
     findings.extend(Finding(d.key, d.problem, d.detail) for d in drifted)
+    findings.extend(_unrecorded_versions(reading, envs, event_keys, documents))
     findings = [f for f in findings if _wanted(f.key, documents.get(f.key), env, ami, cutoff)]
     findings.sort(key=lambda f: (f.key, f.problem))
     return AuditReport(len(records), len(event_keys), findings)

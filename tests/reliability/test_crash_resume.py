@@ -218,6 +218,9 @@ def test_set_ids_killed_after_its_secret_write_gets_exactly_one_event(
     version, secret = seeded.secret()
     assert secret["concourse_ami_mgmt_dev"] == seeded.tested
     assert events_of(seeded, "set-ids") == []
+    lost = run(seeded, "audit")
+    assert lost.returncode == 3 and "event-missing" in lost.stdout, lost.stdout + lost.stderr
+    assert version in lost.stdout
 
     reruns = rerun_twice_at_once(seeded, *args)
     third = run(seeded, *args)

@@ -47,6 +47,9 @@ def test_set_ids_killed_before_its_event_is_recorded_once_by_the_rerun(
         set_ids.execute(set_ids.plan(b, NEW_UNTESTED, ["management-dev"]), b)
     assert secret_document(secrets)["concourse_ami_mgmt_dev"] == NEW_UNTESTED
     assert store.event_keys() == []
+    missing = [f for f in audit.audit(b).findings if f.key.startswith("secret ")]
+    assert [f.problem for f in missing] == ["event-missing"]
+    assert secrets.current("x").version_id in missing[0].detail
 
     again = set_ids.execute(set_ids.plan(b, NEW_UNTESTED, ["management-dev"]), b)
     third = set_ids.execute(set_ids.plan(b, NEW_UNTESTED, ["management-dev"]), b)

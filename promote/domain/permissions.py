@@ -243,6 +243,10 @@ def _fleet_grants(
         templates = tuple(f"arn:aws:ec2:{r}:{a}:launch-template/*" for r, a in regions)
         condition = {"StringEquals": {f"ec2:ResourceTag/{ENV_TAG}": sorted(e.name for e in envs)}}
         return [_Grant("LaunchTemplates", templates, _condition(condition))]
+    if action == "ec2:RunInstances":
+        # Checked on whoever points a group at a template version (the group launches): the
+        # resources it names (subnets, volumes, interfaces) carry no tag promote could rely on.
+        return [_Grant("GroupLaunches", ("*",))]
     if action == "iam:PassRole":
         condition = {"StringEquals": {"iam:PassedToService": ["ec2.amazonaws.com"]}}
         return [_Grant("PassInstanceRole", ("*",), _condition(condition))]

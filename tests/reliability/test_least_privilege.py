@@ -16,13 +16,18 @@ command:
    it where the local AWS cannot); an unexplained one fails the test as excess privilege.
 
 What the local AWS cannot check: moto authorizes Secrets Manager, EC2 and Auto Scaling calls
-against resource "*" (moto/core/responses.py `call_action`), so the printed statement scoped to
-the ami-ids secret's ARN would deny every call there. The run widens the Resource of statements
-without an S3 action to "*" and keeps the actions exactly as printed; the S3 statements keep
-their bucket and object ARNs, which moto does check. The secret's ARN scope is asserted on the
-printed document itself. Likewise moto knows no `kms:ResourceAliases`, so the condition that
-scopes `kms:` statements to the configured aliases is dropped from the granted copy (the
-printed one keeps it, and tests/unit/domain/test_permissions.py checks it).
+against resource "*" (moto/core/responses.py `call_action`) and ignores conditions, so the
+printed statement scoped to the ami-ids secret's ARN would deny every call there. The user's
+policy widens the Resource of statements without an S3 action to "*" and drops their
+conditions, keeping the actions exactly as printed; the S3 statements keep their bucket and
+object ARNs, which moto does check. What moto does not check, the stand-in IAM does
+(tests/fakes/iam.py through the tests.support.calls hook): every call of the same run is held
+to the policy as printed (`--env` scoped: group ARNs, template tags, `aws:TagKeys`,
+`ec2:CreateAction`, the secret's `-??????` ARN, `kms:ResourceAliases`), and one it denies is
+answered with AWS's AccessDenied. The clean run's calls are then checked against each role
+that runs the command (`iam-policy --role R --env E`).
+
+Last, attacks end to end: a role's policy for one env, used outside it, changes nothing.
 """
 
 from __future__ import annotations
@@ -101,6 +106,9 @@ class Scenario:
     churned: tuple[str, ...] = ()
     # the env the command acts on: its policy is printed with --env (scoped to its groups)
     env: str | None = None
+    # take each called action away in turn (False: the clean run alone, for a command whose
+    # actions are another scenario's, already taken away there)
+    take_away: bool = True
 
     def __str__(self) -> str:
         return self.command
@@ -155,6 +163,26 @@ def _released_repo(seeded: Estate, found: dict[str, str]) -> None:
 def _pointed_at_tested(seeded: Estate, found: dict[str, str]) -> None:
     result = seeded.cli("set-ids", "--ami", seeded.tested, "--env", "management-dev")
     _ok(result, "arrange set-ids")
+
+
+def _rolled_to_a_bad_image(seeded: Estate, found: dict[str, str]) -> None:
+    """management-dev proven on its image, then set to and rolled onto a new (bad) one: the
+    secret's AWSPREVIOUS entry is the good image."""
+    _validated(seeded, found)
+    ec2 = seeded.client("ec2")
+    instance = ec2.run_instances(
+        ImageId=seeded.report.base_image, MinCount=1, MaxCount=1, InstanceType="t3.micro"
+    )["Instances"][0]["InstanceId"]
+    bad = ec2.create_image(
+        InstanceId=instance,
+        Name="untested-dw-al2-concourse-ami-20261201T000000Z",
+        TagSpecifications=[
+            {"ResourceType": "image", "Tags": [{"Key": "promote:stage", "Value": "untested"}]}
+        ],
+    )["ImageId"]
+    ec2.terminate_instances(InstanceIds=[instance])
+    seeded.point("management-dev", bad)
+    _ok(seeded.cli("rollout", "--env", "management-dev", *FAST), "arrange rollout")
 
 
 def _night(seeded: Estate, found: dict[str, str]) -> None:
@@ -253,6 +281,14 @@ SCENARIOS = [
         lambda s, f: ["revoke", "--ami", s.untested, "--reason", "CVE-2026-1"],
         _published,  # the publish event of the image: the revoke event is chained to it
         never_called=DISABLE,
+    ),
+    Scenario(
+        "rollback",
+        lambda s, f: ["rollback", "--env", "management-dev", "--reason", "INC-7", *FAST],
+        _rolled_to_a_bad_image,
+        never_called={**ONLY_ON_AWS, **SHARING, **ASKED_AMI},
+        env="management-dev",
+        take_away=False,  # set-ids' and rollout's actions: taken away in their scenarios
     ),
     Scenario("prune", lambda s, f: ["prune", "--keep", "0", "--apply"], _published),
     Scenario("history", lambda s, f: ["history", "--ami", s.untested], _changed_and_validated),
@@ -378,6 +414,45 @@ def each_role_allows_what_it_may(
                     assert verdict == "ImplicitDeny", f"the {role.name} may: {request}"
 
 
+def _is_read(action: str) -> bool:
+    return re.match(r"^\w+:(Describe|Get|List)", action) is not None
+
+
+def untouched(seeded: Estate) -> dict[str, Any]:
+    """More than `Estate.snapshot`: every group's capacity, members, tags, suspended
+    processes, hooks and template, each template's versions, the ledger's versions."""
+    autoscaling, ec2 = seeded.client("autoscaling"), seeded.client("ec2")
+    groups = autoscaling.describe_auto_scaling_groups()["AutoScalingGroups"]
+    templates = ec2.describe_launch_templates()["LaunchTemplates"]
+    versions = seeded.client("s3").list_object_versions(Bucket=seeded.config.evidence_bucket)
+    return {
+        "snapshot": seeded.snapshot(),
+        "groups": {
+            g["AutoScalingGroupName"]: (
+                g["DesiredCapacity"],
+                g["MinSize"],
+                g["MaxSize"],
+                sorted((m["InstanceId"], m["LifecycleState"]) for m in g["Instances"]),
+                sorted((t["Key"], t["Value"]) for t in g.get("Tags", [])),
+                sorted(p["ProcessName"] for p in g.get("SuspendedProcesses", [])),
+                g.get("LaunchTemplate"),
+                autoscaling.describe_lifecycle_hooks(
+                    AutoScalingGroupName=g["AutoScalingGroupName"]
+                )["LifecycleHooks"],
+            )
+            for g in groups
+        },
+        "templates": sorted(
+            (t["LaunchTemplateId"], t["LatestVersionNumber"], t["DefaultVersionNumber"])
+            for t in templates
+        ),
+        "ledger": sorted(
+            (v["Key"], v["VersionId"])
+            for v in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])]
+        ),
+    }
+
+
 @dataclass
 class Stage:
     """A seeded, arranged estate and the user the command runs as."""
@@ -485,8 +560,17 @@ def test_each_command_runs_with_only_its_printed_policy_and_needs_every_action_i
         f"{scenario}: printed but never called: {sorted(unexplained)} (called: {sorted(called)})"
     )
 
-    for action in sorted(called):
-        where = stage(enforcing, scenario, tmp_path / action.replace(":", "-"), aws_env)
+    if not scenario.take_away:
+        return
+    # Reads first: a refused read that left everything as it was (`untouched`) leaves its
+    # estate to the next refused read, instead of seeding and arranging a fresh one.
+    reusable: tuple[Stage, dict[str, Any]] | None = None
+    for action in sorted(called, key=lambda a: (not _is_read(a), a)):
+        if reusable is not None and _is_read(action):
+            where, untouched_before = reusable
+        else:
+            where = stage(enforcing, scenario, tmp_path / action.replace(":", "-"), aws_env)
+            untouched_before = untouched(where.estate)
         denied, _ = run_as_user(
             enforcing, scenario, where, without(granted, action), scoped=printed
         )
@@ -497,10 +581,13 @@ def test_each_command_runs_with_only_its_printed_policy_and_needs_every_action_i
         assert re.fullmatch(rf"error: AWS denied {re.escape(action)} while .+", lines[errors[0]])
         assert lines[errors[0] + 1].startswith(f"hint: grant {action} to the identity you run as")
         assert "Traceback" not in denied.output
-        if re.match(r"^\w+:(Describe|Get|List)", action):
+        if _is_read(action):
             # Nothing changed, and the clean run succeeded from this very state.
             assert where.estate.snapshot() == where.before, f"a refused {action} changed state"
+            after = untouched(where.estate)
+            reusable = (where, untouched_before) if after == untouched_before else None
             continue
+        reusable = None
         again, _ = run_as_user(enforcing, scenario, where, granted, scenario.rerun, printed)
         assert again.exit_code == 0, (action, again.output)
         assert settled(where.estate, scenario.churned) == settled_expected, (

@@ -11,7 +11,7 @@ scoped where AWS allows resource-level permissions:
 - the ami-ids secret by ARN (Secrets Manager appends `-??????` to the name);
 - the evidence bucket: reads on every object, `s3:PutObject` only under the prefixes the
   commands write (`evidence/` and `results/concourse.test` for the validator, `events/` for the
-  writers of events, `locks/rollout/<group>.json` for the groups rolled, `locks/publish/`);
+  writers of events, `locks/rollout/<group>.json` for the groups rolled);
 - Auto Scaling writes on the ARNs of the env's groups (all envs' without `--env`), the
   `promote:rollout` marker tag (CreateOrUpdateTags, DeleteTags) only with `aws:TagKeys` all
   `promote:*`; launch template writes only on templates tagged `concourse:env` = the env (AWS
@@ -83,8 +83,7 @@ WRITES: dict[str, tuple[str, ...]] = {
     "validate --wake": (EVIDENCE, "groups"),
     "rollout": (EVIDENCE, EVENTS, "groups"),
     "rollback": (EVIDENCE, EVENTS, "groups"),
-    "publish": (EVENTS, publish.CLAIM_PREFIX),
-    **{c: (EVENTS,) for c in ("set-ids", "pin", "unpin", "revoke", "prune", "release")},
+    **{c: (EVENTS,) for c in ("set-ids", "pin", "unpin", "publish", "revoke", "prune", "release")},
 }
 # Which signing key each command signs with (evidence: the validator's; events: the writers').
 SIGNS: dict[str, tuple[str, ...]] = {

@@ -313,11 +313,6 @@ def execute(
     return result
 
 
-# Where publish claims went before the change index (`events/by-change/`) made every event
-# exactly-once; nothing writes here now. Kept while `domain/permissions.py` still grants it.
-CLAIM_PREFIX = "locks/publish/"
-
-
 def _record_once(
     services: Services, publish_plan: PublishPlan, source: Image, tested: str, recovering: bool
 ) -> tuple[str, bool]:

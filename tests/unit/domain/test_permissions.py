@@ -283,7 +283,6 @@ def test_the_promoter_records_events_and_leases_its_envs_groups_but_never_makes_
 
     assert statement(document, "LedgerWrites")["Resource"] == [
         f"{BUCKET}/events/*",
-        f"{BUCKET}/locks/publish/*",
         f"{BUCKET}/locks/rollout/concourse-web-management-dev.json",
         f"{BUCKET}/locks/rollout/concourse-worker-management-dev.json",
     ]

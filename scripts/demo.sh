@@ -3,9 +3,10 @@
 #
 #   make ami -> set-ids management-dev -> rollout -> validate -> gate -> publish -> release
 #   -> set-ids management refused (pinned) -> unpin --apply -> rollout + validate management
-#   -> rollback; status, history; and one failure chapter: a revoked AMI is refused at the gate;
-#   then the realistic estate (sandbox seed --estate realistic): envs in two accounts, a
-#   SecretBinary secret per account through roles, the night schedule and CPU alarms respected.
+#   -> rollback (and a second one refused); the realistic estate (sandbox seed --estate
+#   realistic): envs in two accounts, a SecretBinary secret per account through roles, the night
+#   schedule and CPU alarms respected; one failure chapter: a revoked AMI (and its tested copy)
+#   is refused at the gate; status, history.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -90,16 +91,7 @@ expect 0 promote rollback --env management --reason "demo: INC-42" --interval 1s
 say "A second rollback never returns to the image the first one left:"
 expect 3 promote rollback --env management --dry-run
 
-chapter "7. A revoked AMI is refused at the gate"
-expect 0 promote revoke --ami "$untested" --reason "demo: CVE-2026-0001 in the kernel"
-expect 3 promote gate --ami "$untested" --env management-dev
-say "Running instances are untouched; status warns about every env that runs a revoked AMI."
-
-chapter "8. Where everything is"
-run promote status
-run promote history
-
-chapter "9. A harder estate: two accounts, a secret per account, the night schedule"
+chapter "7. A harder estate: two accounts, a secret per account, the night schedule"
 say "Like a Terraform-managed estate: management-dev in account 222222222222, management in"
 say "333333333333 (reached through roles), each env's ami-ids secret in its own account as"
 say "SecretBinary, the test env's workers scaled to 0 at 19:00 on weekdays, CPU alarms that"
@@ -133,6 +125,15 @@ expect 3 promote validate --env management-dev --timeout 0
 say "validate --wake raises the group for the check, then puts it back to 0:"
 expect 0 promote validate --env management-dev --wake --timeout 2m --interval 2s
 export PROMOTE_CONFIG=""
+
+chapter "8. A revoked AMI is refused at the gate"
+expect 0 promote revoke --ami "$untested" --reason "demo: CVE-2026-0001 in the kernel"
+expect 3 promote gate --ami "$untested" --env management-dev
+say "Running instances are untouched; status warns about every env that runs a revoked AMI."
+
+chapter "9. Where everything is"
+run promote status
+run promote history
 
 chapter "10. Stop the local AWS"
 trap - EXIT

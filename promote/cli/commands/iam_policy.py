@@ -72,4 +72,7 @@ def iam_policy(
         document = permissions.role_policy(app.config, list(commands), role, env)
     else:
         document = permissions.policy(app.config, list(commands), env, role)
-    app.output.result("iam-policy", permissions.PolicyReport(list(commands), document))
+    named = list(commands)
+    if role and not role.startswith("arn:") and not (bucket_policy or drain_agent):
+        named = permissions.role_commands(role, named)
+    app.output.result("iam-policy", permissions.PolicyReport(named, document))

@@ -350,3 +350,23 @@ def test_the_cli_scopes_to_a_role_and_an_env_and_refuses_an_unknown_env() -> Non
     assert statement(document, "GroupWrites")["Resource"] == DEV_GROUPS
     assert unknown.exit_code == 2
     assert "unknown environment 'nowhere'" in unknown.output
+
+
+def test_an_env_scoped_policy_leaves_another_envs_own_secret_and_its_role_out(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "promote.toml"
+    path.write_text(
+        'test_env = "dev"\n'
+        '[env.dev]\nsecret_key = "a"\nautoscaling_groups = ["dev-w"]\naccepts = "untested"\n'
+        '[env.prod]\nsecret_key = "b"\nautoscaling_groups = ["prod-w"]\naccepts = "tested"\n'
+        'secret_id = "/prod/ami-ids"\n'
+        'secret_role_arn = "arn:aws:iam::222222222222:role/prod-ids"\n'
+    )
+    config = load(Overrides(config_path=str(path)), {}, tmp_path)
+
+    dev = policy(config, [], config.environment("dev"), "promoter")
+    prod = policy(config, [], config.environment("prod"), "release-manager")
+
+    assert not any(s["Sid"] == "SecretRoles" for s in dev["Statement"])  # type: ignore[attr-defined]
+    assert statement(prod, "SecretRoles")["Resource"] == ["arn:aws:iam::222222222222:role/prod-ids"]

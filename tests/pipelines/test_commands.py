@@ -98,11 +98,28 @@ def test_the_workflow_runs_its_steps_in_order_with_json_where_it_reads_values() 
     assert found[4].params["fmt"] == "json"
 
 
-def test_reboot_worker_nodes_replaces_every_instance() -> None:
-    """reboot-worker-nodes runs promote rollout --replace-all."""
+def test_reboot_worker_nodes_replaces_every_instance_then_the_validator_proves_it() -> None:
+    """reboot-worker-nodes runs promote rollout --replace-all, then validate in a task of its
+    own with the validator's credentials (only the validator writes evidence)."""
     runs = [r for r in task_runs("concourse-admin") if "job reboot-worker-nodes " in r.where]
-    (invocation,) = invocations(runs)
-    assert invocation.path == ("rollout",) and invocation.params["replace_all"] is True
+    rollout, validate = invocations(runs)
+    assert rollout.path == ("rollout",) and rollout.params["replace_all"] is True
+    assert rollout.params["no_validate"] is True
+    assert validate.path == ("validate",) and validate.params["env_name"] == "management"
+
+
+def test_only_the_validator_validates_production() -> None:
+    """Every promote validate (or rollout that validates) of management in concourse-admin
+    runs with the validator's keys; the promoter's rollouts pass --no-validate."""
+    for run in task_runs("concourse-admin"):
+        for invocation in invocations([run]):
+            if invocation.params.get("env_name") != "management":
+                continue
+            if invocation.path == ("validate",):
+                assert run.environ["AWS_ACCESS_KEY_ID"] == "((validator-access-key-id))", run.where
+            if invocation.path == ("rollout",):
+                assert invocation.params["no_validate"] is True, invocation.where
+                assert run.environ["AWS_ACCESS_KEY_ID"] == "((aws-access-key-id))", run.where
 
 
 @pytest.mark.parametrize(

@@ -133,6 +133,38 @@ def drain_timeout_option() -> Callable[[F], F]:
     )
 
 
+def rolling_options() -> Callable[[F], F]:
+    """The options of every command that rolls an env (rollout, rollback): --no-launch-template,
+    --resume, --engine, --concourse-url/--insecure-http and --drain-timeout."""
+    decorators = [
+        click.option(
+            "--no-launch-template",
+            "keep_template",
+            is_flag=True,
+            help="Leave the launch template alone (Terraform points it at the AMI).",
+        ),
+        click.option("--resume", is_flag=True, help="Take over a crashed rollout's lease."),
+        click.option(
+            "--engine",
+            type=click.Choice(["auto", "client", "instance-refresh"]),
+            default="auto",
+            show_default=True,
+            help="instance-refresh: AWS's own (auto on AWS where the groups have the drain "
+            "hook); client: promote's, with the lease and Concourse draining (auto on the "
+            "local AWS).",
+        ),
+        concourse_options("Drain each worker"),
+        drain_timeout_option(),
+    ]
+
+    def decorate(command: F) -> F:
+        for decorator in reversed(decorators):
+            command = decorator(command)
+        return command
+
+    return decorate
+
+
 def key_values(items: tuple[str, ...], flag: str, example: str) -> dict[str, str]:
     """KEY=VALUE options as a dict; a usage error naming the flag for anything else."""
     values: dict[str, str] = {}

@@ -666,29 +666,13 @@ def test_revoke_refuses_an_empty_reason(seeded: Estate) -> None:
 # --- prune -----------------------------------------------------------------------------------
 
 
-def _make_image(seeded: Estate, name: str, stage: str = "untested") -> str:
-    ec2 = seeded.client("ec2")
-    instance = ec2.run_instances(
-        ImageId=seeded.report.base_image, MinCount=1, MaxCount=1, InstanceType="t3.micro"
-    )["Instances"][0]["InstanceId"]
-    image: str = ec2.create_image(
-        InstanceId=instance,
-        Name=name,
-        TagSpecifications=[
-            {"ResourceType": "image", "Tags": [{"Key": "promote:stage", "Value": stage}]}
-        ],
-    )["ImageId"]
-    ec2.terminate_instances(InstanceIds=[instance])
-    return image
-
-
 def _decisions(output: str) -> dict[str, str]:
     document = json.loads(output)
     return {c["image_id"]: c["decision"] for c in document["candidates"]}
 
 
 def test_prune_is_a_dry_run_by_default_and_writes_nothing(seeded: Estate) -> None:
-    garbage = _make_image(seeded, "untested-dw-al2-concourse-ami-20260101T000000Z")
+    garbage = seeded.make_image("untested-dw-al2-concourse-ami-20260101T000000Z")
     before = _state(seeded)
 
     result = seeded.cli("-o", "json", "prune", "--keep", "0")
@@ -704,19 +688,19 @@ def test_prune_is_a_dry_run_by_default_and_writes_nothing(seeded: Estate) -> Non
 def test_prune_never_deletes_what_is_referenced_used_or_newest_tested(seeded: Estate) -> None:
     ec2 = seeded.client("ec2")
     tested = _validated_and_published(seeded)
-    in_template = _make_image(seeded, "untested-dw-al2-concourse-ami-20260201T000000Z")
+    in_template = seeded.make_image("untested-dw-al2-concourse-ami-20260201T000000Z")
     ec2.create_launch_template_version(
         LaunchTemplateName="concourse-web-management-dev",
         SourceVersion="$Latest",
         LaunchTemplateData={"ImageId": in_template},
     )
-    stopped_on = _make_image(seeded, "untested-dw-al2-concourse-ami-20260301T000000Z")
+    stopped_on = seeded.make_image("untested-dw-al2-concourse-ami-20260301T000000Z")
     instance = ec2.run_instances(ImageId=stopped_on, MinCount=1, MaxCount=1)["Instances"][0]
     ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
-    previous = _make_image(seeded, "untested-dw-al2-concourse-ami-20260401T000000Z")
+    previous = seeded.make_image("untested-dw-al2-concourse-ami-20260401T000000Z")
     assert seeded.cli("set-ids", "--ami", previous, "--env", "management-dev").exit_code == 0
     assert seeded.cli("set-ids", "--ami", seeded.untested, "--env", "management-dev").exit_code == 0
-    garbage = _make_image(seeded, "untested-dw-al2-concourse-ami-20260501T000000Z")
+    garbage = seeded.make_image("untested-dw-al2-concourse-ami-20260501T000000Z")
     old = _old_untested(seeded)
     garbage_snapshots = [
         m["Ebs"]["SnapshotId"]
@@ -751,7 +735,7 @@ def test_prune_never_deletes_what_is_referenced_used_or_newest_tested(seeded: Es
 
 
 def test_prune_keeps_the_newest_n_of_each_stage(seeded: Estate) -> None:
-    garbage = _make_image(seeded, "untested-dw-al2-concourse-ami-20260501T000000Z")
+    garbage = seeded.make_image("untested-dw-al2-concourse-ami-20260501T000000Z")
 
     result = seeded.cli("-o", "json", "prune")  # --keep 3: three untested images exist
 

@@ -14,23 +14,6 @@ FAST = ("--interval", "0.2s", "--timeout", "60s")
 DEV_KEY = "concourse_ami_mgmt_dev"
 
 
-def _make_image(seeded: Estate, name: str, stage: str = "untested") -> str:
-    """An image promote's builders made (the tooling account's, with a stage tag)."""
-    ec2 = seeded.client("ec2")
-    instance = ec2.run_instances(
-        ImageId=seeded.report.base_image, MinCount=1, MaxCount=1, InstanceType="t3.micro"
-    )["Instances"][0]["InstanceId"]
-    image: str = ec2.create_image(
-        InstanceId=instance,
-        Name=name,
-        TagSpecifications=[
-            {"ResourceType": "image", "Tags": [{"Key": "promote:stage", "Value": stage}]}
-        ],
-    )["ImageId"]
-    ec2.terminate_instances(InstanceIds=[instance])
-    return image
-
-
 def images_of(seeded: Estate, group: str) -> set[str]:
     ids = [i["InstanceId"] for i in seeded.group(group)["Instances"]]
     reservations = seeded.client("ec2").describe_instances(InstanceIds=ids)["Reservations"]
@@ -54,7 +37,7 @@ def _bad_rollout(seeded: Estate) -> tuple[str, str]:
     """management-dev proven on its image, then moved to a new (bad) one: (good, bad)."""
     good = seeded.untested
     assert seeded.cli("validate", "--env", "management-dev", "--timeout", "0").exit_code == 0
-    bad = _make_image(seeded, "untested-dw-al2-concourse-ami-20261201T000000Z")
+    bad = seeded.make_image("untested-dw-al2-concourse-ami-20261201T000000Z")
     seeded.point("management-dev", bad)
     rolled = seeded.cli("rollout", "--env", "management-dev", *FAST, env=NO_IMDS)
     assert rolled.exit_code == 0, rolled.output
@@ -144,7 +127,7 @@ def test_a_rollback_that_crashed_after_the_secret_write_finishes_its_rollout(
 def test_rollback_to_an_unproven_image_lists_every_reason_and_never_hints_a_failing_validate(
     seeded: Estate,
 ) -> None:
-    stranger = _make_image(seeded, "untested-dw-al2-concourse-ami-20261202T000000Z")
+    stranger = seeded.make_image("untested-dw-al2-concourse-ami-20261202T000000Z")
     seeded.cli("revoke", "--ami", stranger, "--reason", "CVE-2026-1")
     before = _state(seeded)
 
@@ -156,7 +139,7 @@ def test_rollback_to_an_unproven_image_lists_every_reason_and_never_hints_a_fail
     assert "revoked" in result.stderr
     assert "promote validate" not in result.stderr
     assert _state(seeded) == before
-    fresh = _make_image(seeded, "untested-dw-al2-concourse-ami-20261203T000000Z")
+    fresh = seeded.make_image("untested-dw-al2-concourse-ami-20261203T000000Z")
     seeded.cli("unpin", "--env", "management", "--reason", "test", "--apply")
 
     unproven = seeded.cli("rollback", "--env", "management", "--to", fresh)

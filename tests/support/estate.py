@@ -113,6 +113,23 @@ class Estate:
             **{**defaults, **ports},
         )
 
+    def make_image(self, name: str, stage: str = "untested") -> str:
+        """A new image of the tooling account with a promote stage tag (as promote's builders
+        make them), from an instance of the base image."""
+        ec2 = self.client("ec2")
+        instance = ec2.run_instances(
+            ImageId=self.report.base_image, MinCount=1, MaxCount=1, InstanceType="t3.micro"
+        )["Instances"][0]["InstanceId"]
+        image: str = ec2.create_image(
+            InstanceId=instance,
+            Name=name,
+            TagSpecifications=[
+                {"ResourceType": "image", "Tags": [{"Key": "promote:stage", "Value": stage}]}
+            ],
+        )["ImageId"]
+        ec2.terminate_instances(InstanceIds=[instance])
+        return image
+
     def point(self, env: str, ami: str) -> None:
         """Point ENV's entry in its secret at AMI with `promote set-ids` (as an operator would
         before a rollout to AMI); a refusal fails the test."""

@@ -10,12 +10,11 @@ from promote.cli.app import AppContext
 from promote.cli.commands.rollout import run, warn_protected, worker_drain
 from promote.cli.options import (
     AMI,
-    concourse_options,
-    drain_timeout_option,
     dry_run_option,
     env_option,
     interval_option,
     pass_app,
+    rolling_options,
     timeout_option,
 )
 from promote.domain import rollback as rollback_module
@@ -35,22 +34,7 @@ from promote.errors import ExitCode
 @dry_run_option("Show where ENV would go back to and the rollout; change nothing.")
 @timeout_option("30m", "Bound on the rollout.")
 @interval_option("5s", "Time between polls while waiting.")
-@click.option(
-    "--no-launch-template",
-    "keep_template",
-    is_flag=True,
-    help="Leave the launch template alone (Terraform points it at the AMI).",
-)
-@click.option("--resume", is_flag=True, help="Take over a crashed rollout's lease.")
-@click.option(
-    "--engine",
-    type=click.Choice(["auto", "client", "instance-refresh"]),
-    default="auto",
-    show_default=True,
-    help="As for promote rollout.",
-)
-@concourse_options("Drain each worker")
-@drain_timeout_option()
+@rolling_options()
 @pass_app
 def rollback(
     app: AppContext,

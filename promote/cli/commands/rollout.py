@@ -9,12 +9,11 @@ import click
 from promote.cli.app import AppContext
 from promote.cli.options import (
     ami_option,
-    concourse_options,
-    drain_timeout_option,
     dry_run_option,
     env_option,
     interval_option,
     pass_app,
+    rolling_options,
     timeout_option,
 )
 from promote.domain import rollout as rollout_module
@@ -31,25 +30,11 @@ if TYPE_CHECKING:
 @timeout_option("30m", "Bound on the whole rollout.")
 @interval_option("5s", "Time between polls while waiting.")
 @dry_run_option("Print the plan and change nothing.")
-@click.option(
-    "--no-launch-template",
-    "keep_template",
-    is_flag=True,
-    help="Leave the launch template alone (Terraform points it at the AMI).",
-)
+@rolling_options()
 @click.option(
     "--replace-all",
     is_flag=True,
     help="Replace every instance, also those on the AMI (periodic worker refresh).",
-)
-@click.option("--resume", is_flag=True, help="Take over a crashed rollout's lease.")
-@click.option(
-    "--engine",
-    type=click.Choice(["auto", "client", "instance-refresh"]),
-    default="auto",
-    show_default=True,
-    help="instance-refresh: AWS's own (auto on AWS where the groups have the drain hook); "
-    "client: promote's, with the lease and Concourse draining (auto on the local AWS).",
 )
 @click.option("--no-validate", is_flag=True, help="Skip the validate that ends the rollout.")
 @click.option(
@@ -58,8 +43,6 @@ if TYPE_CHECKING:
     multiple=True,
     help="Only this ASG of ENV (repeatable), e.g. the workers for a worker refresh.",
 )
-@concourse_options("Drain each worker")
-@drain_timeout_option()
 @click.option(
     "--override-secret",
     is_flag=True,

@@ -18,6 +18,14 @@ One to EC2:
    a base image that is not EBS-backed, so a copied base image (a patched base in the sandbox)
    could not be built on. Patched: the copy keeps the source's root device type and name.
 
+One to S3:
+
+4. A conditional `PutObject` (`If-None-Match: *`, `If-Match: ETAG`) checks the key, then writes
+   it, with nothing between the two: the server is threaded, so two concurrent creates of one
+   key could both succeed (two rollouts both "took" one lease, both surged, and one failed on
+   an instance the other had terminated). On S3 the check and the write are one atomic step.
+   Patched: conditional puts run one at a time in the server.
+
 `apply()` is idempotent. The originals stay in `ORIGINALS` so a test can show moto still needs
 the patch (drop a patch once moto fixes it upstream). Nothing else in promote imports this
 module: only `python -m promote.sandbox.moto_server` does, before it starts moto's server.
@@ -25,6 +33,7 @@ module: only `python -m promote.sandbox.moto_server` does, before it starts moto
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -89,20 +98,45 @@ def copy_image(
     return copy
 
 
+_CONDITIONAL_PUTS = threading.Lock()
+
+
+def put_object(self: Any) -> Any:
+    """PutObject: with If-None-Match or If-Match, the check and the write are one step."""
+    if self.headers.get("If-None-Match") or self.headers.get("If-Match"):
+        with _CONDITIONAL_PUTS:
+            return ORIGINALS["put_object"](self)
+    return ORIGINALS["put_object"](self)
+
+
 PATCHES: dict[str, Callable[..., Any]] = {
     "get_secret_value": get_secret_value,
     "update_secret_version_stage": update_secret_version_stage,
     "copy_image": copy_image,
+    "put_object": put_object,
 }
 
 
-def apply() -> None:
-    """Patch moto's SecretsManagerBackend and EC2 image backend in this process (once)."""
-    from moto.ec2.models.amis import AmiBackend
+def _owner(name: str) -> Any:
+    """The moto class PATCHES[NAME] replaces a method of."""
+    if name == "copy_image":
+        from moto.ec2.models.amis import AmiBackend
+
+        return AmiBackend
+    if name == "put_object":
+        from moto.s3.responses import S3Response
+
+        return S3Response
     from moto.secretsmanager.models import SecretsManagerBackend
 
+    return SecretsManagerBackend
+
+
+def apply() -> None:
+    """Patch moto's Secrets Manager and EC2 image backends and its S3 responses in this
+    process (once)."""
     for name, patch in PATCHES.items():
-        owner: Any = AmiBackend if name == "copy_image" else SecretsManagerBackend
+        owner = _owner(name)
         if getattr(owner, name) is patch:
             continue
         ORIGINALS[name] = getattr(owner, name)

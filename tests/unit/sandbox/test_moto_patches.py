@@ -1,4 +1,4 @@
-"""The two Secrets Manager fixes the sandbox's moto server runs with (sandbox/moto_patches.py).
+"""The fixes the sandbox's moto server runs with (sandbox/moto_patches.py).
 
 Each scene is played on moto's own backend (in this process, no server): first through the
 originals, to show moto still has the bug (when one of these fails, moto fixed it upstream and
@@ -144,3 +144,79 @@ def test_a_copy_keeps_the_source_images_root_device() -> None:
     )
     assert copy.name == "patched-base-2"
     assert ec2.describe_images(ami_ids=[copy.id])[0].root_device_type == "ebs"
+
+
+# --- S3: conditional puts are atomic -------------------------------------------------------
+
+
+def _racing_creates(put_object: Any, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Two If-None-Match creates of one key at once against an in-process moto server whose
+    existence check is slowed down (so both checks run before either write): how many won."""
+    import socket
+    import threading
+    import time
+    import uuid
+
+    import boto3
+    import botocore.exceptions
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.s3.models import S3Backend
+    from moto.s3.responses import S3Response
+
+    monkeypatch.setattr(S3Response, "put_object", put_object)
+    original_get = S3Backend.get_object
+
+    def slow_get(self: Any, *args: Any, **kwargs: Any) -> Any:
+        found = original_get(self, *args, **kwargs)
+        time.sleep(0.3)
+        return found
+
+    monkeypatch.setattr(S3Backend, "get_object", slow_get)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        bucket = f"ledger-{uuid.uuid4().hex[:12]}"  # moto's backends outlive one server
+        s3.create_bucket(Bucket=bucket)
+        won: list[bool] = []
+
+        def create() -> None:
+            try:
+                s3.put_object(Bucket=bucket, Key="locks/lease.json", Body=b"x", IfNoneMatch="*")
+                won.append(True)
+            except botocore.exceptions.ClientError:
+                won.append(False)
+
+        threads = [threading.Thread(target=create) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return sum(won)
+    finally:
+        server.stop()
+
+
+def test_moto_lets_two_concurrent_creates_of_one_key_both_succeed_without_the_patch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    moto_patches.apply()
+
+    assert _racing_creates(moto_patches.ORIGINALS["put_object"], monkeypatch) == 2
+
+
+def test_with_the_patch_exactly_one_concurrent_create_of_a_key_wins(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    moto_patches.apply()
+
+    assert _racing_creates(moto_patches.put_object, monkeypatch) == 1

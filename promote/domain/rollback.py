@@ -22,7 +22,10 @@ instances and ends with a validate (the CLI runs it, with the rollout's lease an
 
 Re-run after a crash: when the env's newest set-ids event is a rollback to what its secret names
 now and some instances still run something else, the rollback resumes the rollout to that image
-(it does not step back again); `--resume` takes over the crashed rollout's lease.
+(it does not step back again); `--resume` takes over the crashed rollout's lease. A secret
+version promote wrote that no event records (a run killed between its write and its event) is
+refused without `--to` (exit 3): whether it was a rollback, and so which image not to return
+to, is unknown.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from promote.domain import events
+from promote.domain import ami_ids, events
 from promote.domain import set_ids as set_ids_module
 from promote.domain.fleet import observe, on_expected
 from promote.domain.images import require_image
@@ -39,11 +42,11 @@ from promote.domain.policy import refusals, refuse
 from promote.domain.results import HIDDEN
 from promote.domain.rollout import AWS_ACTIONS as ROLLOUT_ACTIONS
 from promote.domain.set_ids import AWS_ACTIONS as SET_IDS_ACTIONS
-from promote.errors import check_failed, not_found
+from promote.errors import PromoteError, check_failed, not_found
 
 if TYPE_CHECKING:
     from promote.config import Environment
-    from promote.domain.ami_ids import AmiIds
+    from promote.domain.ami_ids import AmiIds, SecretVersion
     from promote.domain.rollout import RolloutPlan, RolloutResult
     from promote.domain.services import Services
     from promote.domain.set_ids import SetIdsPlan, SetIdsResult
@@ -111,6 +114,7 @@ class _History:
     earlier: list[str]
     rolled_from: set[str]
     newest: dict[str, Any] | None
+    versions: set[str]  # the secret versions these events say they wrote (any env)
 
 
 # The events that move an env's entry in the secret.
@@ -140,8 +144,11 @@ def _history(services: Services, env: Environment) -> _History:
     earlier: list[str] = []
     rolled_from: set[str] = set()
     newest: dict[str, Any] | None = None
+    versions: set[str] = set()
     for loaded in events.load(services, keys):  # newest first
         document = loaded.document
+        if document.get("secret_version_id"):
+            versions.add(str(document["secret_version_id"]))
         change = _entry_change(document, env)
         if change is None:
             continue
@@ -152,23 +159,34 @@ def _history(services: Services, env: Environment) -> _History:
         if isinstance(rollback, dict) and rollback.get("env") == env.name:
             rolled_from.add(before)
         earlier.append(before)
-    return _History(earlier, rolled_from, newest)
+    return _History(earlier, rolled_from, newest, versions)
 
 
-def _previous_entry(services: Services, env: Environment, current: AmiIds) -> str | None:
-    """ENV's entry in the AWSPREVIOUS version of its secret."""
-    from promote.domain import ami_ids
-
+def _previous_version(
+    services: Services, env: Environment, current: AmiIds
+) -> tuple[SecretVersion | None, AmiIds | None]:
+    """The AWSPREVIOUS version of ENV's secret, as stored and parsed (the parsed one None when
+    it is unreadable: then it is only a candidate lost)."""
     version = services.history_of(services.config.secret_of(env)).version(
         current.secret_id, "AWSPREVIOUS"
     )
     if version is None:
-        return None
+        return None, None
     try:
-        return ami_ids.parse(current.secret_id, version).ami_for(env)
-    except Exception as exc:  # a malformed old version is only a candidate lost
-        services.warn(f"AWSPREVIOUS of {current.secret_id} is unreadable: {exc}")
-        return None
+        return version, ami_ids.parse(current.secret_id, version)
+    except PromoteError as exc:
+        services.warn(f"AWSPREVIOUS of {current.secret_id} is unreadable: {exc.message}")
+        return version, None
+
+
+def _unrecorded(previous: SecretVersion | None, current: AmiIds, history: _History) -> bool:
+    """CURRENT is a version promote wrote on top of PREVIOUS, and no event records it: a run
+    killed between its secret write and its event. Which change that was (a rollback?) is not
+    known, so AWSPREVIOUS is no safe way back."""
+    if previous is None or current.version_id is None:
+        return False
+    written = ami_ids.written_by_promote(previous, current)
+    return written and current.version_id not in history.versions
 
 
 def _proven_in(services: Services, env: Environment) -> list[str]:
@@ -208,7 +226,16 @@ def plan(services: Services, env_name: str, to: str | None, reason: str | None) 
         candidates = [(current, RESUMED)]
     else:
         candidates = []
-        previous = _previous_entry(services, env, ids)
+        stored, before = _previous_version(services, env, ids)
+        if _unrecorded(stored, ids, history):
+            raise check_failed(
+                f"{ids.secret_id}'s current version {ids.version_id} was written by promote, but "
+                "no event records it (a run killed before its event?): whether it was a "
+                f"rollback, and so which image {env.name} must not return to, is unknown",
+                f"name the image: promote rollback --env {env.name} --to AMI (re-running the "
+                "command that was killed records its missing event; promote audit shows it)",
+            )
+        previous = before.ami_for(env) if before is not None else None
         if previous:
             candidates.append((previous, PREVIOUS))
         candidates.extend((ami, EARLIER) for ami in history.earlier)

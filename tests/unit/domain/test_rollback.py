@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from promote.domain import rollback, set_ids
+from promote.domain import ami_ids, rollback, set_ids
 from promote.errors import PromoteError
 from tests.support.fakes import MemoryLedger, make_services
 from tests.support.scenes import (
@@ -65,3 +65,22 @@ def test_nothing_to_go_back_to_is_exit_4_and_a_pinned_env_passes_over_every_othe
         refused.value.message
     )
     assert secrets.puts == [] and ledger.keys("events/") == []
+
+
+def test_a_secret_write_no_event_records_is_no_safe_way_back_without_to() -> None:
+    secrets, ledger = promotion_secret(pinned=False), MemoryLedger()
+    success(ledger, NEW_UNTESTED)
+    b, _ = make_services(secrets, promotion_images(), ledger)
+    env = b.config.environment("management-dev")
+    # A run killed between its compare-and-swap write and its event: the write alone.
+    b.update(lambda current: ami_ids.with_ami(current.document, env, NEW_UNTESTED), where=env)
+    assert ledger.keys("events/") == []
+
+    with pytest.raises(PromoteError) as raised:
+        rollback.plan(b, "management-dev", None, None)
+
+    assert raised.value.exit_code == 3
+    assert "was written by promote, but no event records it" in raised.value.message
+    assert raised.value.hint.startswith("name the image: promote rollback --env management-dev")
+    named = rollback.plan(b, "management-dev", DEV_AMI, "INC-3")
+    assert (named.target, named.source) == (DEV_AMI, rollback.TO)

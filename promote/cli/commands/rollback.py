@@ -35,6 +35,11 @@ from promote.errors import ExitCode
 @timeout_option("30m", "Bound on the rollout.")
 @interval_option("5s", "Time between polls while waiting.")
 @rolling_options()
+@click.option(
+    "--no-validate",
+    is_flag=True,
+    help="Skip the closing validate (the validator runs it: only it may write evidence).",
+)
 @pass_app
 def rollback(
     app: AppContext,
@@ -50,6 +55,7 @@ def rollback(
     concourse_url: str | None,
     insecure_http: bool,
     drain_timeout: float,
+    no_validate: bool,
 ) -> None:
     """Put ENV back on its last known good image (never one it was rolled back from), through
     the same admission as set-ids, then roll it out and validate.
@@ -64,6 +70,7 @@ def rollback(
         interval=interval,
         update_template=not keep_template,
         resume=resume,
+        validate=not no_validate,
         this_instance=app.this_instance(),
         engine=engine,
     )
